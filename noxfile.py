@@ -1,0 +1,130 @@
+"""The only task runner of the repository: `nox -l` lists the sessions."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PACKAGES = ("core", "runners", "hooks")
+
+nox.options.sessions = ["tests"]
+nox.options.error_on_missing_interpreters = True
+
+# No run should try to reach the network for telemetry.
+QUIET_ENV = {
+    "KEDRO_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "1",
+    "MLFLOW_ENABLE_TELEMETRY": "false",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+TEST_DEPS = (
+    "pytest>=8",
+    "pytest-timeout>=2.3",
+    "scikit-learn>=1.5",
+    "pandas>=2.2",
+    "kedro-datasets[pandas-csvdataset,pickle-pickledataset]>=6",
+)
+ALL_EDITABLE = (
+    "-e",
+    "packages/core",
+    "-e",
+    "packages/runners[dask]",
+    "-e",
+    "packages/hooks",
+)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**QUIET_ENV, **extra}
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Install the three packages (editable) and run the whole pytest suite.
+
+    Extra arguments go to pytest: `nox -s tests -- -k core`.
+    """
+    session.install(*ALL_EDITABLE, *TEST_DEPS)
+    session.run("pytest", *session.posargs, env=_env())
+
+
+@nox.session
+@nox.parametrize("install", ["core", "runners"])
+def isolation(session: nox.Session, install: str) -> None:
+    """Prove selective installs: core alone, and core + runners without the [dask] extra."""
+    if install == "core":
+        session.install("-e", "packages/core", "pytest>=8", "pytest-timeout>=2.3")
+        absent = ("mlflow", "dask", "distributed")
+        test_dir = "tests/core"
+    else:
+        session.install(
+            "-e",
+            "packages/core",
+            "-e",
+            "packages/runners",
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "pandas>=2.2",
+            "kedro-datasets[pandas-csvdataset,pickle-pickledataset]>=6",
+        )
+        absent = ("mlflow", "dask", "distributed", "cloudpickle")
+        test_dir = "tests/runners"
+    session.run(
+        "python",
+        "-c",
+        "import importlib.util, sys\n"
+        f"absent = {absent!r}\n"
+        "present = [m for m in absent if importlib.util.find_spec(m) is not None]\n"
+        "assert not present, f'should not be installed here: {present}'\n"
+        f"import pipelineml.{install}\n"
+        f"print('pipelineml.{install} imports without', ', '.join(absent))\n",
+        env=_env(),
+    )
+    session.run("pytest", test_dir, "-p", "no:cacheprovider", *session.posargs, env=_env())
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (check and format) and the dependency-direction contract (import-linter)."""
+    session.install("ruff>=0.6", "import-linter>=2.1")
+    session.install(
+        "--no-deps", "-e", "packages/core", "-e", "packages/runners", "-e", "packages/hooks"
+    )
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports", env=_env())
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the three packages."""
+    session.install(*ALL_EDITABLE, "mypy>=1.11")
+    session.run(
+        "mypy",
+        "packages/core/src/pipelineml",
+        "packages/runners/src/pipelineml",
+        "packages/hooks/src/pipelineml",
+        env=_env(),
+    )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with warnings as errors."""
+    session.install(
+        *ALL_EDITABLE, "mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"
+    )
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", env=_env())
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Wheels and sdists of the three packages into dist/."""
+    session.install("build>=1.2")
+    dist = ROOT / "dist"
+    for package in PACKAGES:
+        session.run("python", "-m", "build", f"packages/{package}", "--outdir", os.fspath(dist))

@@ -1,0 +1,103 @@
+"""The rules a training/inference pair must follow to be logged as one model."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Pipeline
+
+from pipelineml.core._names import is_parameter, sorted_names, strip_transcoding
+from pipelineml.core.errors import PipelineMLError
+
+
+def _training_names(training: Pipeline) -> set[str]:
+    # Any dataset a training node reads or writes can travel with the model.
+    return {strip_transcoding(name) for name in training.datasets()}
+
+
+def input_name_candidates(training: Pipeline, inference: Pipeline) -> list[str]:
+    """Inference inputs that are neither produced by training nor parameters."""
+    known = _training_names(training)
+    return sorted_names(
+        name
+        for name in inference.inputs()
+        if not is_parameter(name) and strip_transcoding(name) not in known
+    )
+
+
+def infer_input_name(training: Pipeline, inference: Pipeline) -> str:
+    """Pick ``input_name`` when exactly one inference input can be it.
+
+    Raises:
+        PipelineMLError: When no input or several inputs qualify; lists the candidates.
+    """
+    candidates = input_name_candidates(training, inference)
+    if len(candidates) == 1:
+        return candidates[0]
+    data_inputs = sorted_names(n for n in inference.inputs() if not is_parameter(n))
+    if not candidates:
+        raise PipelineMLError(
+            "Cannot infer 'input_name': every non-parameter input of the inference pipeline "
+            f"{data_inputs} is also a training dataset, so any of them could be the data "
+            "sent at prediction time. Pass input_name=... with one of them."
+        )
+    raise PipelineMLError(
+        "Cannot infer 'input_name': the inference inputs "
+        f"{candidates} are all neither produced by training nor parameters, and only one "
+        "of them can be the data sent at prediction time. Pass input_name=... with the "
+        "one that is; the others must be produced by the training pipeline."
+    )
+
+
+def validate(
+    training: Pipeline,
+    inference: Pipeline,
+    input_name: str,
+    context: str = "",
+) -> None:
+    """Check the rules of a PipelineML, raising on the first one broken.
+
+    Args:
+        training: The training pipeline (only its nodes matter).
+        inference: The inference pipeline.
+        input_name: The inference input that receives the data to score.
+        context: Prefix for the message, e.g. the filter that produced ``training``.
+
+    Raises:
+        PipelineMLError: Naming the datasets at fault and what would be accepted.
+    """
+    prefix = f"{context}: " if context else ""
+    if not isinstance(input_name, str):
+        raise PipelineMLError(
+            f"{prefix}'input_name' must be a dataset name (str), got "
+            f"{type(input_name).__name__} {input_name!r}."
+        )
+
+    outputs = sorted_names(inference.outputs())
+    if len(outputs) != 1:
+        raise PipelineMLError(
+            f"{prefix}The inference pipeline must have exactly one output (the prediction), "
+            f"but it has {len(outputs)}: {outputs}. Consume the others inside the inference "
+            "pipeline or move the nodes that produce them out of it."
+        )
+
+    inputs = inference.inputs()
+    if input_name not in inputs:
+        raise PipelineMLError(
+            f"{prefix}input_name '{input_name}' is not an input of the inference pipeline. "
+            f"Its inputs are {sorted_names(inputs)}; input_name must be one of them."
+        )
+
+    known = _training_names(training)
+    free = sorted_names(
+        name
+        for name in inputs
+        if name != input_name and not is_parameter(name) and strip_transcoding(name) not in known
+    )
+    if free:
+        raise PipelineMLError(
+            f"{prefix}The inference pipeline has free input(s) {free}: not produced by the "
+            "training pipeline, not a training input and not a parameter, so they cannot be "
+            f"logged with the model. Apart from input_name '{input_name}', every inference "
+            "input must be a training dataset or a parameter: produce "
+            f"{'it' if len(free) == 1 else 'them'} in training, or make "
+            f"{'it' if len(free) == 1 else 'one'} the input_name."
+        )

@@ -1,0 +1,5 @@
+"""MLflow logging of PipelineML models (no public names yet)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

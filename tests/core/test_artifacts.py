@@ -1,0 +1,160 @@
+"""extract_pipeline_artifacts: what travels with the model, and what is refused."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.pipeline import Pipeline
+
+from pipelineml.core import PipelineML, PipelineMLError, pipeline_ml_factory
+from pipelineml.core.artifacts import describe_artifacts, repoint_config
+
+from ._datasets import LocalPickle, NoPath, RemoteLike
+
+PICKLE = "tests.core._datasets.LocalPickle"
+VERSIONED = "tests.core._datasets.VersionedLocalPickle"
+
+
+@pytest.fixture
+def pml(training: Pipeline, inference: Pipeline) -> PipelineML:
+    """The shared PipelineML: inference needs scaler, model and params:threshold."""
+    return pipeline_ml_factory(training, inference)
+
+
+def _catalog(tmp_path: Path, **extra: dict[str, object]) -> DataCatalog:
+    config: dict[str, dict[str, object]] = {
+        "scaler": {"type": PICKLE, "filepath": str(tmp_path / "scaler.pkl")},
+        "model": {"type": PICKLE, "filepath": str(tmp_path / "model.pkl")},
+        **extra,
+    }
+    catalog = DataCatalog.from_config(config)
+    catalog["params:threshold"] = MemoryDataset(0.5)
+    catalog["params:alpha"] = MemoryDataset(0.1)
+    return catalog
+
+
+def test_persisted_inputs_and_parameters(pml: PipelineML, tmp_path: Path) -> None:
+    """Files map to their paths; parameters are pickled into the given folder."""
+    catalog = _catalog(tmp_path)
+    catalog.save("scaler", 2.0)
+    catalog.save("model", {"offset": 1.0})
+    folder = tmp_path / "params"
+    artifacts = pml.extract_pipeline_artifacts(catalog, parameters_saving_folder=folder)
+    assert artifacts == {
+        "model": (tmp_path / "model.pkl").as_posix(),
+        "scaler": (tmp_path / "scaler.pkl").as_posix(),
+        "params:threshold": (folder / "params_threshold.pkl").as_posix(),
+    }
+    with open(artifacts["params:threshold"], "rb") as stream:
+        assert pickle.load(stream) == 0.5
+
+
+def test_parameters_go_to_a_temporary_folder_by_default(pml: PipelineML, tmp_path: Path) -> None:
+    """Without a folder, parameters are pickled into a new temporary folder."""
+    catalog = _catalog(tmp_path)
+    catalog.save("scaler", 2.0)
+    catalog.save("model", {"offset": 1.0})
+    path = Path(pml.extract_pipeline_artifacts(catalog)["params:threshold"])
+    assert path.exists()
+    assert path.parent != tmp_path
+    assert path.parent.name.startswith("pipelineml-params-")
+
+
+def test_dataset_factory_patterns_count(pml: PipelineML, tmp_path: Path) -> None:
+    """A dataset that exists only through a {name} pattern is resolved and accepted."""
+    catalog = DataCatalog.from_config(
+        {
+            "{name}": {"type": PICKLE, "filepath": str(tmp_path / "{name}.pkl")},
+        }
+    )
+    catalog["params:threshold"] = MemoryDataset(0.5)
+    catalog.save("scaler", 2.0)
+    catalog.save("model", {"offset": 1.0})
+    artifacts = pml.extract_pipeline_artifacts(catalog, tmp_path / "p")
+    assert artifacts["model"] == (tmp_path / "model.pkl").as_posix()
+
+
+def test_versioned_dataset_points_at_the_version_file(pml: PipelineML, tmp_path: Path) -> None:
+    """A versioned dataset's artifact is the file of its latest saved version."""
+    catalog = _catalog(
+        tmp_path,
+        model={"type": VERSIONED, "filepath": str(tmp_path / "model.pkl"), "versioned": True},
+    )
+    catalog.save("scaler", 2.0)
+    catalog.save("model", {"offset": 1.0})
+    artifact = Path(pml.extract_pipeline_artifacts(catalog, tmp_path / "p")["model"])
+    assert artifact.name == "model.pkl"
+    assert artifact.parent.parent == tmp_path / "model.pkl"
+    with artifact.open("rb") as stream:
+        assert pickle.load(stream) == {"offset": 1.0}
+
+
+def test_versioned_dataset_never_saved(pml: PipelineML, tmp_path: Path) -> None:
+    """A versioned input with no saved version is refused, naming it."""
+    catalog = _catalog(
+        tmp_path,
+        model={"type": VERSIONED, "filepath": str(tmp_path / "model.pkl"), "versioned": True},
+    )
+    catalog.save("scaler", 2.0)
+    with pytest.raises(PipelineMLError, match="'model' is versioned but no version"):
+        pml.extract_pipeline_artifacts(catalog, tmp_path / "p")
+
+
+def test_memory_dataset_input_is_refused(pml: PipelineML, tmp_path: Path) -> None:
+    """An inference input kept in a MemoryDataset cannot travel with the model."""
+    catalog = _catalog(tmp_path)
+    catalog["model"] = MemoryDataset({"offset": 1.0})
+    with pytest.raises(PipelineMLError, match="'model' is a MemoryDataset.*local file"):
+        pml.extract_pipeline_artifacts(catalog)
+
+
+def test_input_missing_from_catalog_is_refused(pml: PipelineML, tmp_path: Path) -> None:
+    """An inference input that is not in the catalog is refused, naming it."""
+    catalog = DataCatalog.from_config(
+        {"scaler": {"type": PICKLE, "filepath": str(tmp_path / "s.pkl")}}
+    )
+    catalog["params:threshold"] = MemoryDataset(0.5)
+    with pytest.raises(PipelineMLError, match="'model' is not in the catalog"):
+        pml.extract_pipeline_artifacts(catalog)
+
+
+def test_remote_file_is_refused(pml: PipelineML, tmp_path: Path) -> None:
+    """A dataset on object storage is refused, naming it and its protocol."""
+    catalog = _catalog(tmp_path)
+    catalog["model"] = RemoteLike("s3://bucket/model.pkl")
+    with pytest.raises(PipelineMLError, match="'model'.*protocol 's3'.*not a local file"):
+        pml.extract_pipeline_artifacts(catalog)
+
+
+def test_dataset_without_filepath_is_refused(pml: PipelineML, tmp_path: Path) -> None:
+    """A dataset with no filepath in its configuration is refused, naming it."""
+    catalog = _catalog(tmp_path)
+    catalog["model"] = NoPath("models")
+    with pytest.raises(PipelineMLError, match="'model'.*has no 'filepath'"):
+        pml.extract_pipeline_artifacts(catalog)
+
+
+def test_file_not_yet_saved_is_refused(pml: PipelineML, tmp_path: Path) -> None:
+    """Extracting before training saved the file says which file is missing."""
+    catalog = _catalog(tmp_path)
+    catalog.save("scaler", 2.0)
+    with pytest.raises(PipelineMLError, match="'model' should be at .*model.pkl"):
+        pml.extract_pipeline_artifacts(catalog)
+
+
+def test_describe_keeps_the_dataset_configuration(pml: PipelineML, tmp_path: Path) -> None:
+    """The configuration kept for each dataset re-creates the same type at another path."""
+    catalog = _catalog(tmp_path)
+    described = describe_artifacts(catalog, pml.inference, pml.input_name)
+    assert described["params:threshold"].kind == "parameter"
+    config = described["model"].config
+    assert config["type"] == PICKLE
+    LocalPickle(str(tmp_path / "copy.pkl")).save({"offset": 3.0})
+    copy = repoint_config(config, tmp_path / "copy.pkl")
+    assert copy["filepath"] == (tmp_path / "copy.pkl").as_posix()
+    assert config["filepath"] == str(tmp_path / "model.pkl")  # the original is not changed
+    reloaded = DataCatalog.from_config({"model": copy}).load("model")
+    assert reloaded == {"offset": 3.0}
