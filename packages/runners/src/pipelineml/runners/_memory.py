@@ -1,0 +1,31 @@
+"""The MemoryDataset runners register for free outputs that the catalog does not declare."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kedro.io import MemoryDataset
+
+from pipelineml.runners._copying import copy_inferred
+
+
+class RuntimeMemoryDataset(MemoryDataset):
+    """A ``MemoryDataset`` that infers its copy mode once per data type.
+
+    Kedro's ``MemoryDataset`` re-infers the copy mode on every save and load, trying to
+    import optional libraries (ibis) each time; when they are absent that failed import is
+    most of the cost of a small in-memory run. Behaviour is otherwise the same.
+    """
+
+    def load(self) -> Any:
+        if self._copy_mode is not None:
+            return super().load()
+        if not self._exists():
+            return super().load()  # raises Kedro's own "not saved yet" error
+        return copy_inferred(self._data)
+
+    def save(self, data: Any) -> None:
+        if self._copy_mode is not None:
+            super().save(data)
+        else:
+            self._data = copy_inferred(data)

@@ -1,0 +1,426 @@
+"""``DaskRunner``: every node a task on a dask.distributed cluster.
+
+``distributed`` and ``cloudpickle`` (the ``[dask]`` extra) are imported on first use, so
+this module imports, and the class can be named and pickled, without them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+import weakref
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from kedro.pipeline import Pipeline
+from kedro.runner import AbstractRunner
+
+from pipelineml.runners._dask_tasks import NODE_HOOKS, HookSpec, NodeTask, execute, pick
+from pipelineml.runners._engine import copiers_for
+from pipelineml.runners._memory import RuntimeMemoryDataset
+from pipelineml.runners._plan import Plan, build_plan
+from pipelineml.runners.copy_policy import CopyPolicy
+from pipelineml.runners.errors import ClusterConnectionError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from distributed import Client, Future
+
+__all__ = ["DaskRunner"]
+
+logger = logging.getLogger("pipelineml.runners.dask")
+
+_DEFAULT_CLUSTER = {
+    "processes": True,
+    "threads_per_worker": 1,
+    "host": "127.0.0.1",
+    "dashboard_address": None,
+}
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError as exc:  # pragma: no cover - exercised in the isolation session
+        raise ImportError(
+            "DaskRunner needs dask.distributed: pip install 'pipelineml-runners[dask]'"
+        ) from exc
+    return distributed
+
+
+def _shutdown(client: Any, cluster: Any) -> None:
+    # Runs from close(), from __exit__ or at interpreter exit; never raises.
+    for closable in (client, cluster):
+        if closable is None:
+            continue
+        try:
+            closable.close()
+        except Exception:
+            logger.debug("Error while closing %r", closable, exc_info=True)
+
+
+def _is_persisted(dataset: Any) -> bool:
+    # Kedro marks in-memory datasets with _EPHEMERAL (its runners read it the same way).
+    return dataset is not None and not getattr(dataset, "_EPHEMERAL", False)
+
+
+class DaskRunner(AbstractRunner):
+    """Runs every node of a pipeline as one task on a dask.distributed cluster.
+
+    Where it runs, in order: ``client``; ``address``; dask's ``scheduler-address`` setting
+    (the ``DASK_SCHEDULER_ADDRESS`` environment variable); otherwise a ``LocalCluster`` the
+    runner starts on first use, reuses for later runs and closes on ``close()``, on leaving
+    ``with DaskRunner() as runner:``, or at interpreter exit.
+
+    Datasets persisted in the catalog are loaded and saved on the workers. Every other
+    dataset travels as a task result from worker to worker; only the pipeline's free
+    outputs come back to the client. Node and dataset hooks fire on the workers (from the
+    project's settings when the project is importable there, otherwise from pickled copies
+    of the client's hooks); pipeline hooks stay with the caller.
+
+    The runner holds connection settings, not a live connection, so it pickles (MLflow
+    stores a model's runner that way); a copy connects on first use.
+
+    Example:
+        ```python
+        with DaskRunner(cluster_kwargs={"n_workers": 2}) as runner:
+            runner.run(pipeline, catalog)
+        ```
+        or ``DASK_SCHEDULER_ADDRESS=tcp://127.0.0.1:8786 kedro run
+        --runner=pipelineml.runners.DaskRunner``.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        client: Client | None = None,
+        cluster_kwargs: Mapping[str, Any] | None = None,
+        retries: int = 0,
+        timeout: float = 10.0,
+        copy_policy: str | Mapping[str, str] | CopyPolicy | None = None,
+        is_async: bool = False,
+    ) -> None:
+        """Create the runner; nothing connects until the first run.
+
+        Args:
+            address: A scheduler address such as ``tcp://127.0.0.1:8786``.
+            client: An existing ``distributed.Client`` to use (not closed by the runner).
+            cluster_kwargs: Arguments for the ``LocalCluster`` started when no scheduler is
+                configured (defaults: one single-threaded worker process per CPU on
+                127.0.0.1, no dashboard).
+            retries: How many times a task that raised is re-run. Tasks lost with a dying
+                worker are rescheduled by Dask (``distributed.scheduler.allowed-failures``).
+            timeout: Seconds to wait for a scheduler before failing.
+            copy_policy: Copy modes applied when a node reads in-memory data.
+            is_async: Accepted for ``kedro run --async``; loads and saves already happen on
+                the workers, concurrently across nodes.
+
+        Raises:
+            ValueError: For a negative ``retries`` or a non-positive ``timeout``.
+        """
+        super().__init__(is_async=is_async)
+        if retries < 0:
+            raise ValueError(f"retries must be 0 or more, got {retries}")
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout}")
+        self._address = address
+        self._cluster_kwargs = dict(cluster_kwargs or {})
+        self._retries = retries
+        self._timeout = timeout
+        self._copy_policy = CopyPolicy.from_spec(copy_policy)
+        self._client: Client | None = client
+        self._owns_client = False
+        self._cluster: Any = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._plans: weakref.WeakKeyDictionary[Pipeline, Plan] = weakref.WeakKeyDictionary()
+        self._copiers: dict[Any, Any] = {}
+
+    # -------------------------------------------------------------- pickling
+    def __getstate__(self) -> dict[str, Any]:
+        address = self._address
+        if address is None and self._client is not None and not self._owns_client:
+            # A copy of a runner given a client reconnects to the same scheduler.
+            address = self._client.scheduler.address
+        return {
+            "address": address,
+            "cluster_kwargs": self._cluster_kwargs,
+            "retries": self._retries,
+            "timeout": self._timeout,
+            "copy_policy": self._copy_policy,
+            "is_async": self._is_async,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(  # type: ignore[misc]
+            state["address"],
+            cluster_kwargs=state["cluster_kwargs"],
+            retries=state["retries"],
+            timeout=state["timeout"],
+            copy_policy=state["copy_policy"],
+            is_async=state["is_async"],
+        )
+
+    def __repr__(self) -> str:
+        where = self._address or ("client" if self._client is not None else "LocalCluster")
+        return f"DaskRunner({where!r}, retries={self._retries})"
+
+    # -------------------------------------------------------------- connection
+    @property
+    def connected(self) -> bool:
+        """Whether the runner holds a live client."""
+        return self._client is not None
+
+    def _target_address(self) -> str | None:
+        if self._address:
+            return self._address
+        import dask
+
+        configured = dask.config.get("scheduler-address", None) or os.environ.get(
+            "DASK_SCHEDULER_ADDRESS"
+        )
+        return str(configured) if configured else None
+
+    @property
+    def client(self) -> Client:
+        """The ``distributed.Client`` in use, connecting (or starting a cluster) if needed.
+
+        Raises:
+            ClusterConnectionError: When the scheduler cannot be reached in ``timeout``.
+        """
+        if self._client is not None:
+            return self._client
+        distributed = _import_distributed()
+        address = self._target_address()
+        if address:
+            try:
+                client = distributed.Client(
+                    address, timeout=f"{self._timeout}s", set_as_default=False
+                )
+            except (OSError, TimeoutError) as exc:
+                raise ClusterConnectionError(
+                    f"DaskRunner could not reach the Dask scheduler at {address!r} within "
+                    f"{self._timeout:g} s ({exc}). Start it with `dask scheduler`, or fix the "
+                    "address / DASK_SCHEDULER_ADDRESS."
+                ) from exc
+            cluster = None
+        else:
+            kwargs = {**_DEFAULT_CLUSTER, **self._cluster_kwargs}
+            kwargs.setdefault("n_workers", os.cpu_count() or 1)
+            cluster = distributed.LocalCluster(**kwargs)
+            client = distributed.Client(cluster, set_as_default=False)
+        self._client, self._cluster, self._owns_client = client, cluster, True
+        self._finalizer = weakref.finalize(self, _shutdown, client, cluster)
+        return client
+
+    def close(self) -> None:
+        """Close the client and the LocalCluster this runner started (not a given client)."""
+        if self._finalizer is not None:
+            self._finalizer()  # closes once, even if called again at exit
+            self._finalizer = None
+        if self._owns_client:
+            self._client = None
+            self._cluster = None
+            self._owns_client = False
+
+    def __enter__(self) -> DaskRunner:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -------------------------------------------------------------- running
+    def plan(self, pipeline: Pipeline) -> Plan:
+        """The cached plan of ``pipeline``."""
+        plan = self._plans.get(pipeline)
+        if plan is None:
+            plan = build_plan(pipeline)
+            self._plans[pipeline] = plan
+        return plan
+
+    def _get_executor(self, max_workers: int) -> Executor | None:
+        return None
+
+    def _run(
+        self,
+        pipeline: Pipeline,
+        catalog: Any,
+        hook_manager: Any = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.run(pipeline, catalog, hook_manager, run_id)
+
+    def run(
+        self,
+        pipeline: Pipeline,
+        catalog: Any,
+        hook_manager: Any = None,
+        run_id: str | None = None,
+        only_missing_outputs: bool = False,
+    ) -> dict[str, Any]:
+        """Run ``pipeline`` on the cluster with ``catalog``, as Kedro's runners do.
+
+        Returns:
+            ``{name: dataset}`` for every free output, like Kedro's runners.
+
+        Raises:
+            ValueError: When a pipeline input is not in the catalog.
+            ClusterConnectionError: When the scheduler cannot be reached.
+            Exception: The exception of the node that failed (with a note naming it).
+        """
+        if only_missing_outputs:
+            pipeline = self._filter_pipeline_for_missing_outputs(pipeline, catalog)
+        plan = self.plan(pipeline)
+        missing = {name for name in plan.inputs if name not in catalog}
+        if missing:
+            raise ValueError(
+                f"Pipeline input(s) {missing} not found in the {catalog.__class__.__name__}"
+            )
+        persisted: dict[str, Any] = {}
+        for name in plan.datasets:
+            if name in catalog:
+                dataset = catalog.get(name)
+                if _is_persisted(dataset):
+                    persisted[name] = dataset
+        sources = {name: catalog.load(name) for name in plan.inputs if name not in persisted}
+        outputs = self._submit_and_wait(plan, persisted, sources, hook_manager, run_id)
+        for name, data in outputs.items():
+            if name not in catalog:
+                catalog[name] = RuntimeMemoryDataset(copy_mode=self._copy_policy.mode_for(name))
+            catalog.save(name, data)
+        return {name: catalog[name] for name in plan.outputs}
+
+    def run_in_memory(
+        self,
+        pipeline: Pipeline,
+        data: Mapping[str, Any],
+        *,
+        copy_policy: CopyPolicy | None = None,
+    ) -> dict[str, Any]:
+        """Run ``pipeline`` on the cluster with in-memory inputs; return the free outputs.
+
+        Raises:
+            ValueError: When ``data`` lacks a free input of the pipeline.
+        """
+        plan = self.plan(pipeline)
+        missing = set(plan.inputs) - set(data)
+        if missing:
+            raise ValueError(
+                f"Pipeline input(s) {missing} not found in the data passed to run_in_memory"
+            )
+        sources = {name: data[name] for name in plan.inputs}
+        return self._submit_and_wait(plan, {}, sources, None, None, copy_policy)
+
+    def _hook_spec(self, hook_manager: Any) -> HookSpec | None:
+        if hook_manager is None or not hasattr(hook_manager, "get_plugins"):
+            return None
+        import cloudpickle
+        from kedro.framework.project import PACKAGE_NAME
+
+        plugins = []
+        for plugin in hook_manager.get_plugins():
+            callers = hook_manager.get_hookcallers(plugin) or []
+            if not any(caller.name in NODE_HOOKS for caller in callers):
+                continue
+            try:
+                cloudpickle.dumps(plugin)
+            except Exception as exc:
+                logger.warning(
+                    "Hook %r cannot be pickled (%s); its node and dataset hooks will not "
+                    "run on Dask workers unless the project is importable there.",
+                    plugin,
+                    exc,
+                )
+                continue
+            plugins.append(plugin)
+        if not plugins and not PACKAGE_NAME:
+            return None
+        return HookSpec(package_name=PACKAGE_NAME, plugins=cloudpickle.dumps(plugins))
+
+    def _submit_and_wait(
+        self,
+        plan: Plan,
+        persisted: dict[str, Any],
+        sources: dict[str, Any],
+        hook_manager: Any,
+        run_id: str | None,
+        copy_policy: CopyPolicy | None = None,
+    ) -> dict[str, Any]:
+        import cloudpickle
+
+        distributed = _import_distributed()
+        client = self.client
+        policy = self._copy_policy if copy_policy is None else copy_policy
+        copiers = copiers_for(plan, policy, self._copiers)
+        hooks = self._hook_spec(hook_manager)
+        token = uuid.uuid4().hex[:12]
+        scattered: dict[str, Future] = client.scatter(sources, hash=False) if sources else {}
+
+        futures: dict[int, Future] = {}
+        producers: dict[str, int] = {}
+        for step in plan.steps:
+            task = NodeTask(
+                step=step,
+                persisted={
+                    n: persisted[n] for n in (*step.inputs, *step.outputs) if n in persisted
+                },
+                copiers={n: copiers[n] for n in step.inputs if n not in persisted},
+                hooks=hooks,
+                run_id=run_id,
+            )
+            futures[step.index] = client.submit(
+                execute,
+                cloudpickle.dumps(task),
+                {n: scattered[n] for n in step.inputs if n in scattered},
+                *(futures[parent] for parent in plan.parents[step.index]),
+                key=f"pipelineml-{step.node.name}-{token}",
+                pure=False,
+                retries=self._retries,
+            )
+            for name in step.outputs:
+                producers[name] = step.index
+
+        selected = {
+            name: client.submit(
+                pick,
+                futures[producers[name]],
+                name,
+                key=f"pipelineml-output-{name}-{token}",
+                pure=False,
+            )
+            for name in plan.outputs
+            if name not in persisted
+        }
+        index_of = {future.key: index for index, future in futures.items()}
+        children_left = [len(children) for children in plan.children]
+        completed = distributed.as_completed(
+            [*futures.values(), *selected.values()], loop=client.loop
+        )
+        try:
+            for future in completed:
+                if future.status == "error":
+                    future.result()  # raises the node's exception with its traceback
+                index = index_of.get(future.key)
+                if index is None:
+                    continue
+                # The client lets go of results no node still needs, so the cluster frees
+                # them; selected outputs hold their own reference.
+                for parent in plan.parents[index]:
+                    children_left[parent] -= 1
+                    if children_left[parent] == 0:
+                        futures.pop(parent, None)
+                if not plan.children[index]:
+                    futures.pop(index, None)
+            return dict(zip(selected, client.gather(list(selected.values())), strict=True))
+        except BaseException:
+            # Incomplete tasks are exactly the futures still held: cancel them (and, on the
+            # scheduler, everything depending on them).
+            completed.clear()
+            client.cancel([*futures.values(), *selected.values()], force=True)
+            raise
+        finally:
+            futures.clear()
+            selected.clear()
+            scattered.clear()
