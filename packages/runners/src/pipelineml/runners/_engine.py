@@ -54,7 +54,7 @@ class Store:
     save and load with the mode its copy policy (or Kedro's inference) gives.
     """
 
-    __slots__ = ("catalog", "copiers", "data", "via_catalog")
+    __slots__ = ("catalog", "copiers", "data", "quiet", "via_catalog")
 
     def __init__(
         self,
@@ -62,11 +62,14 @@ class Store:
         via_catalog: frozenset[str],
         copiers: dict[str, Copier],
         data: dict[str, Any] | None = None,
+        quiet: bool = False,
     ) -> None:
         self.catalog = catalog
         self.via_catalog = via_catalog
         self.copiers = copiers
         self.data: dict[str, Any] = {} if data is None else data
+        # Quiet runs call node functions directly, without Node.run's INFO logging.
+        self.quiet = quiet
 
     def load(self, name: str) -> Any:
         if name in self.via_catalog:
@@ -204,19 +207,20 @@ def run_step(step: Step, store: Store, hooks: Hooks | None) -> None:
     node = step.node
     if hooks is None:
         load = store.load
-        outputs = node.run({name: load(name) for name in step.inputs})
+        inputs = {name: load(name) for name in step.inputs}
+        outputs = step.call(inputs) if store.quiet else node.run(inputs)
         for name, data in _output_items(step, outputs):
             store.save(name, data)
     else:
-        inputs: dict[str, Any] = {}
+        loaded: dict[str, Any] = {}
         for name in step.inputs:
             if hooks.before_load:
                 hooks.hook.before_dataset_loaded(dataset_name=name, node=node)
-            inputs[name] = store.load(name)
+            loaded[name] = store.load(name)
             if hooks.after_load:
-                hooks.hook.after_dataset_loaded(dataset_name=name, data=inputs[name], node=node)
-        hooks.node_inputs(node, inputs, is_async=False)
-        outputs = hooks.call_node(node, inputs, is_async=False)
+                hooks.hook.after_dataset_loaded(dataset_name=name, data=loaded[name], node=node)
+        hooks.node_inputs(node, loaded, is_async=False)
+        outputs = hooks.call_node(node, loaded, is_async=False)
         for name, data in _output_items(step, outputs):
             if hooks.before_save:
                 hooks.hook.before_dataset_saved(dataset_name=name, data=data, node=node)

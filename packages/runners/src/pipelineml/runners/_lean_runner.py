@@ -196,7 +196,7 @@ class LeanRunner(AbstractRunner):
                 f"Pipeline input(s) {missing} not found in the data passed to run_in_memory"
             ) from None
         policy = self._copy_policy if copy_policy is None else copy_policy
-        store = Store(None, frozenset(), copiers_for(plan, policy, self._copiers), feed)
+        store = Store(None, frozenset(), copiers_for(plan, policy, self._copiers), feed, quiet=True)
         self._execute(plan, store, None, [])
         results = store.data
         return {name: results[name] for name in plan.outputs}

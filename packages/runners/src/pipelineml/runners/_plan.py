@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING
 
+from pipelineml.runners._calling import NodeCall, compile_call
+
 if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
     from kedro.pipeline.node import Node
@@ -28,6 +30,8 @@ class Step:
     outputs: tuple[str, ...]
     confirms: tuple[str, ...]
     is_generator: bool
+    # node.run without its per-call logging, for in-memory runs.
+    call: NodeCall
     # Datasets to release once this step is done, when steps run in plan order.
     release_after: tuple[str, ...]
 
@@ -88,6 +92,7 @@ def build_plan(pipeline: Pipeline) -> Plan:
                 outputs=tuple(node.outputs),
                 confirms=tuple(node.confirms),
                 is_generator=inspect.isgeneratorfunction(node.func),
+                call=compile_call(node),
                 release_after=tuple(release),
             )
         )

@@ -1,0 +1,346 @@
+"""``KedroPipelineModel``: a Kedro inference pipeline as an MLflow pyfunc model."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kedro.io import AbstractDataset, DataCatalog, MemoryDataset
+from kedro.pipeline import Pipeline
+from kedro.runner import AbstractRunner
+from mlflow.pyfunc.model import PythonModel
+
+from pipelineml.core import PipelineML, PipelineMLError
+from pipelineml.core.artifacts import (
+    InferenceArtifact,
+    artifact_names,
+    describe_artifacts,
+    extract_artifacts,
+    repoint_config,
+)
+from pipelineml.hooks._integrity import differences, fingerprint
+from pipelineml.hooks.errors import KedroPipelineModelError
+from pipelineml.runners import CopyPolicy, resolve_runner
+from pipelineml.runners.errors import RunnerError
+
+if TYPE_CHECKING:
+    from kedro.io import CatalogProtocol
+    from mlflow.pyfunc.model import PythonModelContext
+
+__all__ = ["KedroPipelineModel"]
+
+logger = logging.getLogger(__name__)
+
+RUNNER_PARAM = "runner"
+
+
+def _short_name(parameter: str) -> str | None:
+    # "params:model.alpha" -> "model.alpha"; "parameters" cannot be overridden by name.
+    return parameter.split(":", 1)[1] if parameter.startswith("params:") else None
+
+
+def _runner_name(runner: AbstractRunner) -> str:
+    return type(runner).__name__
+
+
+class KedroPipelineModel(PythonModel):
+    """An MLflow pyfunc model that runs a Kedro inference pipeline.
+
+    Every inference input other than ``input_name`` is an artifact logged with the model
+    (a persisted dataset's file, or a pickled parameter). ``load_context`` loads each one
+    once, with its original dataset type pointed at MLflow's local copy; ``predict`` puts
+    the request in ``input_name``, runs the pipeline and returns its single output.
+
+    Example:
+        ```python
+        model = KedroPipelineModel(pipeline_ml, catalog, copy_mode="assign")
+        artifacts = model.extract_pipeline_artifacts()
+        mlflow.pyfunc.log_model(name="model", python_model=model, artifacts=artifacts)
+        ```
+
+    ``predict`` accepts ``params``: any inference parameter by its short name
+    (``{"threshold": 0.7}`` for ``params:threshold``) and ``runner`` (a name known to
+    ``pipelineml.runners.resolve_runner``). It mutates nothing shared, so one loaded model
+    serves concurrent calls.
+    """
+
+    # The model accepts whatever its inference pipeline accepts (DataFrames, arrays, lists),
+    # so MLflow's type-hint validation of predict() does not apply; this flag (the one
+    # MLflow sets on its own model classes) also stops MLflow from warning about it.
+    _skip_type_hint_validation = True
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol[Any, Any],
+        input_name: str | None = None,
+        runner: AbstractRunner | str | None = None,
+        copy_mode: str | Mapping[str, str] | CopyPolicy | None = "assign",
+    ) -> None:
+        """Check the pipeline against the catalog and prepare the model.
+
+        Args:
+            pipeline: A ``PipelineML`` (its inference pipeline and input name are used) or
+                a plain inference ``Pipeline`` (then ``input_name`` is required).
+            catalog: The catalog training used: it says where every artifact is persisted.
+            input_name: The inference input receiving the data to score; defaults to the
+                PipelineML's.
+            runner: A runner instance or a registered name; our ``SequentialRunner`` by
+                default.
+            copy_mode: ``assign``/``copy``/``deepcopy``, a dict of per-dataset rules, or a
+                ``CopyPolicy``, for the data handed between nodes.
+
+        Raises:
+            KedroPipelineModelError: Naming the dataset at fault: more than one inference
+                output, an input_name that is not an inference input, or an artifact that
+                is not persisted to a local file.
+        """
+        if isinstance(pipeline, PipelineML):
+            if input_name is not None and input_name != pipeline.input_name:
+                raise KedroPipelineModelError(
+                    f"input_name {input_name!r} differs from the PipelineML's input_name "
+                    f"{pipeline.input_name!r}; leave input_name out to use the PipelineML's."
+                )
+            inference = pipeline.inference
+            input_name = pipeline.input_name
+        elif isinstance(pipeline, Pipeline):
+            inference = pipeline
+            if input_name is None:
+                raise KedroPipelineModelError(
+                    "input_name is required when pipeline is a plain inference Pipeline; "
+                    f"its inputs are {sorted(pipeline.inputs())}."
+                )
+        else:
+            raise KedroPipelineModelError(
+                "pipeline must be a PipelineML or a kedro Pipeline, got "
+                f"{type(pipeline).__name__} {pipeline!r}."
+            )
+        outputs = sorted(inference.outputs())
+        if len(outputs) != 1:
+            raise KedroPipelineModelError(
+                f"The inference pipeline must have exactly one output, but it has "
+                f"{len(outputs)}: {outputs}."
+            )
+        if input_name not in inference.inputs():
+            raise KedroPipelineModelError(
+                f"input_name {input_name!r} is not an input of the inference pipeline; its "
+                f"inputs are {sorted(inference.inputs())}."
+            )
+        try:
+            described = describe_artifacts(catalog, inference, input_name)
+            self._policy = CopyPolicy.from_spec(copy_mode)
+            self._runner = resolve_runner(runner)
+        except (PipelineMLError, RunnerError) as exc:
+            raise KedroPipelineModelError(str(exc)) from exc
+
+        self.pipeline = Pipeline(inference.nodes)
+        self.input_name = input_name
+        self.output_name = outputs[0]
+        self._artifacts: dict[str, InferenceArtifact] = described
+        self._parameters = {
+            short: name for name in described if (short := _short_name(name)) is not None
+        }
+        self._digests: dict[str, dict[str, str]] = {}
+        self._catalog: Any = catalog
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        # Loaded data and resolved runners live only in memory: rebuilt after unpickling.
+        self._loaded: dict[str, Any] | None = None
+        self._runners: dict[str, AbstractRunner] = {}
+        self._runners_lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for key in ("_catalog", "_loaded", "_runners", "_runners_lock"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._catalog = None
+        self._init_runtime()
+
+    def __repr__(self) -> str:
+        return (
+            f"KedroPipelineModel(input_name={self.input_name!r}, output={self.output_name!r}, "
+            f"artifacts={sorted(self._artifacts)}, runner={self._runner!r}, "
+            f"copy_mode={self._policy!r})"
+        )
+
+    # --------------------------------------------------------------- attributes
+    @property
+    def runner(self) -> AbstractRunner:
+        """The runner used when a call does not name another one."""
+        return self._runner
+
+    @property
+    def copy_policy(self) -> CopyPolicy:
+        """The copy policy applied to the data handed between nodes."""
+        return self._policy
+
+    @property
+    def artifact_names(self) -> list[str]:
+        """The inference inputs logged with the model (everything but ``input_name``)."""
+        return artifact_names(self.pipeline, self.input_name)
+
+    @property
+    def parameter_defaults(self) -> dict[str, Any]:
+        """``{short name: value}`` of the inference parameters, from the catalog or artifacts."""
+        if self._loaded is not None:
+            source = self._loaded
+        elif self._catalog is not None:
+            source = {name: self._catalog.load(name) for name in self._parameters.values()}
+        else:
+            return {}
+        return {short: source[name] for short, name in self._parameters.items()}
+
+    @property
+    def digests(self) -> dict[str, dict[str, str]]:
+        """SHA-256 of each artifact recorded by ``extract_pipeline_artifacts``."""
+        return {name: dict(files) for name, files in self._digests.items()}
+
+    # --------------------------------------------------------------- logging
+    def extract_pipeline_artifacts(
+        self, parameters_saving_folder: str | Path | None = None
+    ) -> dict[str, str]:
+        """``{name: local path}`` for ``mlflow.pyfunc.log_model(artifacts=...)``.
+
+        Parameters are pickled into ``parameters_saving_folder`` (a temporary folder when
+        omitted). The SHA-256 of every artifact file is recorded in the model, and checked
+        again when MLflow loads it.
+
+        Raises:
+            KedroPipelineModelError: When the model was unpickled (no catalog), or an
+                artifact is not persisted to a local file or is missing.
+        """
+        if self._catalog is None:
+            raise KedroPipelineModelError(
+                "This KedroPipelineModel has no catalog (it was loaded from a pickle); build "
+                "it from the training catalog to extract artifacts."
+            )
+        try:
+            paths = extract_artifacts(
+                self._catalog, self.pipeline, self.input_name, parameters_saving_folder
+            )
+        except PipelineMLError as exc:
+            raise KedroPipelineModelError(str(exc)) from exc
+        self._digests = {name: fingerprint(path) for name, path in paths.items()}
+        return paths
+
+    # --------------------------------------------------------------- loading
+    def load_context(self, context: PythonModelContext) -> None:
+        """Check and load every artifact once.
+
+        Raises:
+            KedroPipelineModelError: When the artifacts do not match the pipeline's inputs
+                (both sides named), or an artifact's SHA-256 changed since logging.
+        """
+        self._loaded = self.load_artifacts(context.artifacts)
+
+    def load_artifacts(self, paths: Mapping[str, str]) -> dict[str, Any]:
+        """Load ``{name: local path}`` artifacts as ``load_context`` does, and return them."""
+        expected = set(self._artifacts)
+        given = set(paths)
+        if given != expected:
+            raise KedroPipelineModelError(
+                "The model's artifacts do not match the inference pipeline's inputs: "
+                f"missing {sorted(expected - given)}, unexpected {sorted(given - expected)}. "
+                f"The pipeline needs {sorted(expected)} (every input but {self.input_name!r})."
+            )
+        for name, recorded in self._digests.items():
+            problems = differences(recorded, fingerprint(paths[name]))
+            if problems:
+                raise KedroPipelineModelError(
+                    f"Artifact '{name}' at {paths[name]} does not match the file logged with "
+                    f"the model: {'; '.join(problems)}. Refusing to load a modified artifact."
+                )
+        loaded: dict[str, Any] = {}
+        for name, artifact in self._artifacts.items():
+            path = paths[name]
+            if artifact.kind == "parameter":
+                with open(path, "rb") as stream:
+                    loaded[name] = pickle.load(stream)
+            else:
+                config = repoint_config(artifact.config, path)
+                dataset = AbstractDataset.from_config(name, config)
+                loaded[name] = dataset.load()
+        return loaded
+
+    # --------------------------------------------------------------- predicting
+    def _named_runner(self, name: Any) -> AbstractRunner:
+        if name == _runner_name(self._runner):
+            return self._runner
+        runner = self._runners.get(name)
+        if runner is None:
+            try:
+                if not isinstance(name, str):
+                    raise KedroPipelineModelError(
+                        f"params['runner'] must be a runner name (str), got {name!r}."
+                    )
+                created = resolve_runner(name)
+            except RunnerError as exc:
+                raise KedroPipelineModelError(str(exc)) from exc
+            with self._runners_lock:
+                runner = self._runners.setdefault(name, created)
+        return runner
+
+    def predict(
+        self,
+        context: PythonModelContext | None,
+        model_input: Any,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """Run the inference pipeline on ``model_input`` and return its output.
+
+        Args:
+            context: MLflow's context (unused: artifacts were loaded in ``load_context``).
+            model_input: The data for ``input_name`` (a DataFrame when served).
+            params: Inference parameters by short name, and ``runner``.
+
+        Raises:
+            KedroPipelineModelError: For an unknown parameter or runner name, or when the
+                model was not loaded.
+        """
+        feed = self._loaded
+        if feed is None:
+            raise KedroPipelineModelError(
+                "The model has no loaded artifacts: load it with mlflow.pyfunc.load_model(), "
+                "or call load_context() first."
+            )
+        runner = self._runner
+        if params:
+            overrides: dict[str, Any] = {}
+            for key, value in params.items():
+                if key == RUNNER_PARAM:
+                    runner = self._named_runner(value)
+                    continue
+                name = self._parameters.get(key)
+                if name is None:
+                    accepted = sorted([*self._parameters, RUNNER_PARAM])
+                    raise KedroPipelineModelError(
+                        f"Unknown parameter {key!r}. This model accepts: {accepted}."
+                    )
+                overrides[name] = value
+            if overrides:
+                feed = {**feed, **overrides}
+        feed = {**feed, self.input_name: model_input}
+        run_in_memory = getattr(runner, "run_in_memory", None)
+        if run_in_memory is not None:
+            return run_in_memory(self.pipeline, feed, copy_policy=self._policy)[self.output_name]
+        return self._run_with_catalog(runner, feed)
+
+    def _run_with_catalog(self, runner: AbstractRunner, feed: dict[str, Any]) -> Any:
+        # A runner that is not ours only knows catalogs: build one per call.
+        catalog = DataCatalog(
+            datasets={
+                name: MemoryDataset(value, copy_mode=self._policy.mode_for(name))
+                for name, value in feed.items()
+            }
+        )
+        outputs = runner.run(self.pipeline, catalog)
+        return outputs[self.output_name].load()

@@ -1,0 +1,240 @@
+"""``log_pipeline_model``: log an inference pipeline as one MLflow model in one call."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import logging
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+from kedro.io import AbstractDataset, MemoryDataset
+from kedro.pipeline import Pipeline
+from mlflow.models import Model, infer_signature
+
+from pipelineml.core import PipelineML, PipelineMLError
+from pipelineml.core._kwargs import normalise_log_model_kwargs
+from pipelineml.hooks._kedro import package_name
+from pipelineml.hooks.errors import KedroPipelineModelError
+from pipelineml.hooks.kedro_pipeline_model import RUNNER_PARAM, KedroPipelineModel, _runner_name
+
+if TYPE_CHECKING:
+    from kedro.io import CatalogProtocol
+    from mlflow.models.model import ModelInfo
+
+__all__ = ["log_pipeline_model"]
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_ROWS = 100
+_SCALARS = (bool, int, float, str)
+
+
+def _head(data: Any, rows: int) -> Any:
+    head = getattr(data, "head", None)
+    if callable(head):
+        return head(rows)
+    if isinstance(data, list | tuple):
+        return data[:rows]
+    try:
+        return data[:rows]
+    except Exception:
+        return data
+
+
+def sample_input(catalog: Any, name: str, rows: int = SAMPLE_ROWS) -> Any:
+    """A few rows of ``name`` from the catalog, without loading a large file whole.
+
+    CSV and Excel datasets are read with ``nrows``; other datasets are loaded and cut.
+    Returns ``None`` when the dataset is not in the catalog or holds no data.
+    """
+    dataset = catalog.get(name) if name in catalog else None
+    if dataset is None:
+        return None
+    try:
+        if isinstance(dataset, MemoryDataset):
+            return _head(dataset.load(), rows)
+        config = catalog.to_config()[0].get(name)
+        dataset_type = str((config or {}).get("type", ""))
+        if (
+            config
+            and not config.get("versioned")
+            and dataset_type.endswith(("CSVDataset", "ExcelDataset"))
+        ):
+            limited = dict(config)
+            limited["load_args"] = {**(limited.get("load_args") or {}), "nrows": rows}
+            return _head(AbstractDataset.from_config(name, limited).load(), rows)
+        return _head(catalog.load(name), rows)
+    except Exception as exc:
+        logger.warning(
+            "Could not load a sample of '%s' to infer the model signature: %s", name, exc
+        )
+        return None
+
+
+def _schema_params(defaults: Mapping[str, Any]) -> dict[str, Any]:
+    # MLflow parameter schemas hold scalars and flat lists of scalars only.
+    accepted: dict[str, Any] = {}
+    for key, value in defaults.items():
+        if isinstance(value, _SCALARS) or (
+            isinstance(value, list)
+            and value
+            and all(
+                isinstance(item, type(value[0])) and isinstance(item, _SCALARS) for item in value
+            )
+        ):
+            accepted[key] = value
+        else:
+            logger.info(
+                "Parameter '%s' (%s) is not a scalar or a list of scalars, so it is not in "
+                "the model signature and cannot be overridden when the model is served.",
+                key,
+                type(value).__name__,
+            )
+    return accepted
+
+
+def infer_model_signature(
+    model: KedroPipelineModel, catalog: Any, artifacts: Mapping[str, str]
+) -> Any:
+    """Infer the signature: inputs from a sample of ``input_name``, outputs by scoring it,
+    params from the inference parameters plus ``runner``.
+
+    Raises:
+        KedroPipelineModelError: When the inference pipeline fails on the sample.
+    """
+    params = _schema_params(model.parameter_defaults)
+    params[RUNNER_PARAM] = _runner_name(model.runner)
+    sample = sample_input(catalog, model.input_name)
+    if sample is None:
+        logger.warning(
+            "No sample of '%s' is available, so the model signature has no input schema "
+            "and served requests are not validated.",
+            model.input_name,
+        )
+        return infer_signature(params=params)
+    model._loaded = model.load_artifacts(artifacts)
+    try:
+        output = model.predict(None, sample)
+    except Exception as exc:
+        raise KedroPipelineModelError(
+            f"The inference pipeline failed on a sample of '{model.input_name}' "
+            f"({type(exc).__name__}: {exc}); the model would not work, so it is not logged."
+        ) from exc
+    finally:
+        model._loaded = None
+    return infer_signature(model_input=sample, model_output=output, params=params)
+
+
+def _node_modules(pipeline: Pipeline) -> set[str]:
+    tops = set()
+    for node in pipeline.nodes:
+        func = node.func
+        while hasattr(func, "func"):  # functools.partial
+            func = func.func
+        module = getattr(func, "__module__", None)
+        if module:
+            tops.add(module.split(".", 1)[0])
+    return tops
+
+
+@contextlib.contextmanager
+def code_by_value(pipeline: Pipeline) -> Iterator[list[str]]:
+    """Pickle the project's own code into the model, so it loads where it is not installed.
+
+    The Kedro project's package, and any node module that is not part of an installed
+    distribution, are registered with cloudpickle "by value" while the model is saved.
+    """
+    import cloudpickle
+
+    project_package = package_name()
+    installed = importlib.metadata.packages_distributions()
+    already = set(cloudpickle.list_registry_pickle_by_value())
+    chosen = []
+    for top in sorted(_node_modules(pipeline) | ({project_package} if project_package else set())):
+        if top in sys.stdlib_module_names or top in {"__main__", "builtins"} or top in already:
+            continue
+        if top != project_package and top in installed:
+            continue
+        module = sys.modules.get(top)
+        if module is None:
+            continue
+        cloudpickle.register_pickle_by_value(module)
+        chosen.append(top)
+    try:
+        yield chosen
+    finally:
+        for top in chosen:
+            cloudpickle.unregister_pickle_by_value(sys.modules[top])
+
+
+def log_pipeline_model(
+    pipeline: Pipeline,
+    catalog: CatalogProtocol[Any, Any],
+    *,
+    input_name: str | None = None,
+    kpm_kwargs: Mapping[str, Any] | None = None,
+    **log_model_kwargs: Any,
+) -> ModelInfo:
+    """Log an inference pipeline and everything it needs as one MLflow model.
+
+    The seed's "log it programmatically" recipe in one call: build the
+    ``KedroPipelineModel``, extract its artifacts (parameters pickled to a temporary
+    folder), infer the signature, and log, with the project's code inside the model.
+
+    Example:
+        ```python
+        with mlflow.start_run():
+            info = log_pipeline_model(pipeline_ml, catalog, registered_model_name="wine")
+        ```
+
+    Args:
+        pipeline: A ``PipelineML`` (its ``kpm_kwargs`` and ``log_model_kwargs`` are the
+            defaults) or a plain inference ``Pipeline`` with ``input_name``.
+        catalog: The catalog training used.
+        input_name: Required for a plain Pipeline.
+        kpm_kwargs: ``runner`` and ``copy_mode`` for ``KedroPipelineModel``.
+        **log_model_kwargs: Passed to MLflow (``name`` defaults to ``"model"``,
+            ``signature`` to ``"auto"``, ``run_id`` to the active run, plus
+            ``registered_model_name``, ``pip_requirements``, ``input_example``...).
+
+    Returns:
+        MLflow's ``ModelInfo`` of the logged model.
+
+    Raises:
+        KedroPipelineModelError: When the pipeline cannot be logged; the message names the
+            dataset at fault.
+    """
+    model_kwargs: dict[str, Any] = {}
+    logged: dict[str, Any] = {}
+    if isinstance(pipeline, PipelineML):
+        model_kwargs.update(pipeline.kpm_kwargs)
+        logged.update(pipeline.log_model_kwargs)
+    model_kwargs.update(kpm_kwargs or {})
+    try:
+        logged = normalise_log_model_kwargs({**logged, **log_model_kwargs})
+    except PipelineMLError as exc:
+        raise KedroPipelineModelError(str(exc)) from exc
+    model = KedroPipelineModel(pipeline, catalog, input_name=input_name, **model_kwargs)
+    name = logged.pop("name")
+    signature = logged.pop("signature", "auto")
+    with tempfile.TemporaryDirectory(prefix="pipelineml-artifacts-") as folder:
+        artifacts = model.extract_pipeline_artifacts(folder)
+        if isinstance(signature, str) and signature == "auto":
+            signature = infer_model_signature(model, catalog, artifacts)
+        with code_by_value(model.pipeline) as by_value:
+            if by_value:
+                logger.debug("Pickling %s by value into the model", by_value)
+            info: ModelInfo = Model.log(
+                artifact_path=None,
+                name=name,
+                flavor=mlflow.pyfunc,
+                python_model=model,
+                artifacts=artifacts,
+                signature=signature,
+                **logged,
+            )
+            return info

@@ -1,0 +1,323 @@
+"""``MlflowHook``: one MLflow run per ``kedro run``, and the model of every PipelineML trained."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+from kedro.framework.hooks import hook_impl
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from pipelineml.core import PipelineML
+from pipelineml.core._names import is_parameter
+from pipelineml.hooks._kedro import package_name
+from pipelineml.hooks._params import mlflow_params, split_long_params
+from pipelineml.hooks.config import MlflowConfig, parse_config
+from pipelineml.hooks.log_model import log_pipeline_model
+from pipelineml.hooks.metrics_dataset import MlflowMetricsDataset
+
+if TYPE_CHECKING:
+    from kedro.framework.context import KedroContext
+    from kedro.pipeline import Pipeline
+
+__all__ = ["MlflowHook", "mlflow_hook"]
+
+logger = logging.getLogger(__name__)
+
+TAG_NOT_LOGGED = "pipelineml.model_not_logged"
+TAG_MODEL_URI = "pipelineml.model_uri"
+
+# Several MlflowHook instances may be registered (the entry point's and one in
+# settings.py); the first to see a session owns it and the others stay silent.
+_owners: dict[str, MlflowHook] = {}
+_owners_lock = threading.Lock()
+
+
+@dataclass
+class _RunState:
+    session_id: str
+    run_id: str
+    owns_run: bool
+    client: MlflowClient
+    to_log: list[tuple[str, PipelineML]] = field(default_factory=list)
+    not_logged: dict[str, str] = field(default_factory=dict)
+
+
+def _kedro_command() -> str:
+    argv = sys.argv
+    program = Path(argv[0]).name if argv else ""
+    if program in {"kedro", "__main__.py"} or program.startswith("kedro"):
+        return " ".join(["kedro", *argv[1:]])
+    return " ".join(argv)
+
+
+class MlflowHook:
+    """Tracks every ``kedro run`` in MLflow and logs the model of each PipelineML trained.
+
+    Installing ``pipelineml-hooks`` registers the instance ``mlflow_hook`` for every Kedro
+    project through the ``kedro.hooks`` entry point; also listing ``MlflowHook()`` in
+    ``settings.py`` is harmless (only one instance acts per run). Configuration comes from
+    ``conf/<env>/mlflow.yml`` (see ``pipelineml.hooks.config.DEFAULT_CONFIG``).
+
+    Per run: one MLflow run (an active run is reused and left open, or parented with
+    ``tracking.run.nested``), the parameters the pipeline consumes, tags naming the Kedro
+    command and pipelines, the metrics of every ``MlflowMetricsDataset`` written, and, after
+    success, the inference pipeline of each PipelineML whose training nodes all ran, logged
+    as a ``KedroPipelineModel``. A failure ends the run as FAILED and logs no model. Every
+    MLflow call is made from the session's process with the run id, so every runner (Dask
+    included) gives exactly one run.
+    """
+
+    def __init__(self) -> None:
+        """Create the hook; it reads its configuration when a Kedro context is created."""
+        self._config: MlflowConfig | None = None
+        self._project_path: Path | None = None
+        self._env: str | None = None
+        self._state: _RunState | None = None
+
+    @property
+    def config(self) -> MlflowConfig | None:
+        """The configuration read from the project's ``mlflow.yml`` (``None`` before)."""
+        return self._config
+
+    @property
+    def run_id(self) -> str | None:
+        """The MLflow run id of the Kedro run in progress, if this hook tracks one."""
+        return self._state.run_id if self._state else None
+
+    # --------------------------------------------------------------- context
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        """Read ``mlflow.yml`` (optional) from the context's configuration."""
+        from kedro.config import MissingConfigException
+
+        self._project_path = Path(context.project_path)
+        self._env = context.env
+        loader = context.config_loader
+        patterns = getattr(loader, "config_patterns", None)
+        if patterns is not None and "mlflow" not in patterns:
+            patterns["mlflow"] = ["mlflow*", "mlflow*/**", "**/mlflow*"]
+        try:
+            raw = loader["mlflow"]
+        except (MissingConfigException, KeyError):
+            raw = {}
+        self._config = parse_config(raw)
+
+    # --------------------------------------------------------------- run start
+    def _claim(self, session_id: str) -> bool:
+        with _owners_lock:
+            return _owners.setdefault(session_id, self) is self
+
+    def _release(self, session_id: str) -> None:
+        with _owners_lock:
+            if _owners.get(session_id) is self:
+                del _owners[session_id]
+
+    @hook_impl
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any
+    ) -> None:
+        """Open (or reuse) the MLflow run, log parameters and tags, find PipelineMLs."""
+        session_id = str(run_params.get("run_id"))
+        if not self._claim(session_id):
+            return
+        self._state = None
+        config = self._config or parse_config({})
+        names = list(run_params.get("pipeline_names") or ["__default__"])
+        disabled = sorted(set(names) & set(config.disabled_pipelines))
+        if disabled:
+            logger.info("MLflow tracking is disabled for pipeline(s) %s in mlflow.yml", disabled)
+            self._release(session_id)
+            return
+        project_path = Path(run_params.get("project_path") or self._project_path or Path.cwd())
+        tracking_uri = config.resolved_tracking_uri(project_path)
+        registry_uri = config.resolved_registry_uri(project_path)
+        active = mlflow.active_run()
+        reuse = active is not None and not config.nested
+        if reuse:
+            # An orchestrator's run: log into it, on the server it was opened on.
+            tracking_uri = mlflow.get_tracking_uri()
+        else:
+            mlflow.set_tracking_uri(tracking_uri)
+            mlflow.set_registry_uri(registry_uri)
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+        tags = self._tags(run_params, names)
+        if reuse:
+            assert active is not None
+            run_id, owns = active.info.run_id, False
+        else:
+            experiment_id = self._experiment_id(client, config)
+            if active is not None:
+                tags["mlflow.parentRunId"] = active.info.run_id
+            run = client.create_run(
+                experiment_id, run_name=config.run_name or ",".join(names), tags=tags
+            )
+            run_id, owns = run.info.run_id, True
+        state = _RunState(session_id=session_id, run_id=run_id, owns_run=owns, client=client)
+        self._state = state
+        try:
+            self._log_params(state, pipeline, catalog, config, tags if reuse else {})
+            self._find_models(state, pipeline, names)
+        except BaseException:
+            self._finish(state, "FAILED")
+            raise
+        logger.info("MLflow run %s (%s)", run_id, tracking_uri)
+
+    def _tags(self, run_params: dict[str, Any], names: list[str]) -> dict[str, str]:
+        from kedro import __version__ as kedro_version
+
+        project_package = package_name()
+        tags = {
+            "kedro.command": _kedro_command(),
+            "kedro.pipeline": ",".join(names),
+            "kedro.session_id": str(run_params.get("run_id")),
+            "kedro.env": str(run_params.get("env") or self._env),
+            "kedro.runner": str(run_params.get("runner")),
+            "kedro.version": kedro_version,
+        }
+        if project_package:
+            tags["kedro.package_name"] = project_package
+        for key in ("tags", "node_names", "from_nodes", "to_nodes", "namespaces"):
+            if run_params.get(key):
+                tags[f"kedro.{key}"] = ",".join(map(str, run_params[key]))
+        return tags
+
+    def _experiment_id(self, client: MlflowClient, config: MlflowConfig) -> str:
+        name = config.experiment_name or package_name() or (self._project_path or Path.cwd()).name
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            if experiment.lifecycle_stage == "deleted":
+                client.restore_experiment(experiment.experiment_id)
+            return str(experiment.experiment_id)
+        try:
+            return str(client.create_experiment(name))
+        except MlflowException:
+            # Created meanwhile by a concurrent run.
+            experiment = client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+            return str(experiment.experiment_id)
+
+    def _log_params(
+        self,
+        state: _RunState,
+        pipeline: Pipeline,
+        catalog: Any,
+        config: MlflowConfig,
+        extra_tags: dict[str, str],
+    ) -> None:
+        used = sorted(name for name in pipeline.inputs() if is_parameter(name))
+        values = {name: catalog.load(name) for name in used if name in catalog}
+        params, long_tags = split_long_params(mlflow_params(values, config), config)
+        tags = {**extra_tags, **long_tags}
+        state.client.log_batch(
+            state.run_id,
+            params=[Param(key, value) for key, value in params.items()],
+            tags=[RunTag(key, value) for key, value in tags.items()],
+        )
+
+    def _find_models(self, state: _RunState, pipeline: Pipeline, names: list[str]) -> None:
+        if isinstance(pipeline, PipelineML):
+            # Kedro kept the requested PipelineML through its filters: it is what runs.
+            state.to_log.append((",".join(names), pipeline))
+            return
+        from kedro.framework.project import pipelines
+
+        ran = set(pipeline.nodes)
+        for name in names:
+            try:
+                registered = pipelines[name]
+            except KeyError:
+                continue
+            if not isinstance(registered, PipelineML):
+                continue
+            missing = sorted(node.name for node in registered.nodes if node not in ran)
+            if missing:
+                state.not_logged[name] = (
+                    f"the run does not include every training node of PipelineML '{name}' "
+                    f"(missing {missing}), so its model is not logged"
+                )
+            else:
+                state.to_log.append((name, registered))
+
+    # --------------------------------------------------------------- run end
+    @hook_impl
+    def after_pipeline_run(
+        self,
+        run_params: dict[str, Any],
+        run_result: dict[str, Any],
+        pipeline: Pipeline,
+        catalog: Any,
+    ) -> None:
+        """Log metrics and models, then end the run as FINISHED."""
+        state = self._state
+        if state is None or str(run_params.get("run_id")) != state.session_id:
+            return
+        try:
+            self._log_metrics(state, pipeline, catalog)
+            for name, pml in state.to_log:
+                try:
+                    info = log_pipeline_model(pml, catalog, run_id=state.run_id)
+                except Exception as exc:
+                    logger.exception("PipelineML '%s' could not be logged as a model", name)
+                    state.not_logged[name] = f"logging failed: {type(exc).__name__}: {exc}"
+                else:
+                    logger.info("Logged the inference pipeline of '%s' as %s", name, info.model_uri)
+                    state.client.set_tag(state.run_id, TAG_MODEL_URI, info.model_uri)
+            for name, reason in state.not_logged.items():
+                logger.warning("No model logged for PipelineML '%s': %s", name, reason)
+            if state.not_logged:
+                message = "; ".join(f"{n}: {r}" for n, r in sorted(state.not_logged.items()))
+                state.client.set_tag(state.run_id, TAG_NOT_LOGGED, message[:5000])
+        finally:
+            self._finish(state, "FINISHED")
+
+    @hook_impl
+    def on_pipeline_error(
+        self,
+        error: Exception,
+        run_params: dict[str, Any],
+        pipeline: Pipeline,
+        catalog: Any,
+    ) -> None:
+        """End the run as FAILED (an orchestrator's run is tagged and left open)."""
+        state = self._state
+        if state is None or str(run_params.get("run_id")) != state.session_id:
+            return
+        try:
+            state.client.set_tag(
+                state.run_id, "kedro.error", f"{type(error).__name__}: {error}"[:5000]
+            )
+        finally:
+            self._finish(state, "FAILED")
+
+    def _log_metrics(self, state: _RunState, pipeline: Pipeline, catalog: Any) -> None:
+        timestamp = int(time.time() * 1000)
+        metrics = []
+        for name in sorted(pipeline.all_outputs()):
+            dataset = catalog.get(name) if name in catalog else None
+            if isinstance(dataset, MlflowMetricsDataset) and dataset.exists():
+                for key, value in dataset.load().items():
+                    metrics.append(Metric(f"{dataset.prefix}{key}", value, timestamp, 0))
+        if metrics:
+            state.client.log_batch(state.run_id, metrics=metrics)
+
+    def _finish(self, state: _RunState, status: str) -> None:
+        try:
+            if state.owns_run:
+                state.client.set_terminated(state.run_id, status)
+        finally:
+            self._state = None
+            self._release(state.session_id)
+
+
+mlflow_hook = MlflowHook()
+"""The instance registered for every Kedro project by the ``kedro.hooks`` entry point."""
