@@ -9,6 +9,7 @@ import nox
 
 ROOT = Path(__file__).parent
 PACKAGES = ("core", "runners", "hooks")
+EXAMPLE = ROOT / "examples" / "breast_cancer"
 
 nox.options.sessions = ["tests"]
 nox.options.error_on_missing_interpreters = True
@@ -44,12 +45,27 @@ def _env(**extra: str) -> dict[str, str]:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Install the three packages (editable) and run the whole pytest suite.
+    """Install the three packages and the example (editable) and run the whole pytest suite.
 
     Extra arguments go to pytest: `nox -s tests -- -k core`.
     """
-    session.install(*ALL_EDITABLE, *TEST_DEPS)
+    session.install(*ALL_EDITABLE, "-e", "examples/breast_cancer", *TEST_DEPS)
     session.run("pytest", *session.posargs, env=_env())
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: train the example with MLflow tracking, score it, say how to serve it.
+
+    Runs `kedro run --pipeline=training` in examples/breast_cancer (MLflow in a SQLite file
+    there, SequentialRunner), then scores a sample with `mlflow models predict` and with
+    `mlflow.pyfunc.load_model`. Safe to run again: each run adds a run and a model version.
+    """
+    session.install(*ALL_EDITABLE, "-e", "examples/breast_cancer")
+    env = _env(MLFLOW_TRACKING_URI=f"sqlite:///{EXAMPLE.as_posix()}/mlflow.db")
+    with session.chdir(EXAMPLE):
+        session.run("kedro", "run", "--pipeline=training", env=env)
+        session.run("python", "demo.py", env=env)
 
 
 @nox.session

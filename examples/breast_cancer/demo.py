@@ -1,0 +1,125 @@
+"""After `kedro run --pipeline=training`: score with the logged model and say how to serve it.
+
+Run from the project folder with the same MLFLOW_TRACKING_URI as the training run (the
+`nox -s demo` session does both). Exits non-zero if any step fails.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+PROJECT = Path(__file__).resolve().parent
+EXPERIMENT = "breast_cancer"
+REGISTERED_MODEL = "breast_cancer_classifier"
+SAMPLE = PROJECT / "data" / "05_model_input" / "instances.csv"
+REQUEST = PROJECT / "data" / "05_model_input" / "request.json"
+
+
+def _latest_training_run(client: MlflowClient) -> mlflow.entities.Run:
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        sys.exit(f"No MLflow experiment '{EXPERIMENT}': did `kedro run --pipeline=training` run?")
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string="attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not runs:
+        sys.exit("No finished training run found.")
+    return runs[0]
+
+
+def _predict_with_cli(model_uri: str, workdir: Path) -> pd.DataFrame:
+    output = workdir / "predictions.json"
+    mlflow_cli = shutil.which("mlflow") or "mlflow"
+    command = [
+        mlflow_cli, "models", "predict",
+        "-m", model_uri,
+        "-i", str(SAMPLE),
+        "-t", "csv",
+        "-o", str(output),
+        "--env-manager", "local",
+    ]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    return pd.DataFrame(json.loads(output.read_text())["predictions"])
+
+
+def main() -> None:
+    """Print the run, the model, its artifacts, predictions and the next commands."""
+    tracking_uri = mlflow.get_tracking_uri()
+    client = MlflowClient()
+    run = _latest_training_run(client)
+    model_uri = run.data.tags.get("pipelineml.model_uri")
+    if not model_uri:
+        reason = run.data.tags.get("pipelineml.model_not_logged", "no reason recorded")
+        sys.exit(f"Run {run.info.run_id} logged no model: {reason}")
+
+    info = mlflow.models.get_model_info(model_uri)
+    artifacts = info.flavors["python_function"].get("artifacts", {})
+    versions = client.search_model_versions(
+        f"name='{REGISTERED_MODEL}' and run_id='{run.info.run_id}'"
+    )
+    version = max((int(v.version) for v in versions), default=None)
+
+    sample = pd.read_csv(SAMPLE)
+    model = mlflow.pyfunc.load_model(model_uri)
+    in_process = model.predict(sample)
+    with tempfile.TemporaryDirectory() as workdir:
+        from_cli = _predict_with_cli(model_uri, Path(workdir))
+    if not np.allclose(in_process["probability"], from_cli["probability"]):
+        sys.exit("`mlflow models predict` and mlflow.pyfunc.load_model disagree.")
+    stricter = model.predict(sample, params={"threshold": 0.9})
+
+    print("\n=== pipelineml demo ===")
+    print(f"tracking URI : {tracking_uri}")
+    print(f"run id       : {run.info.run_id}")
+    print(f"model URI    : {model_uri}")
+    if version is not None:
+        print(f"registered   : models:/{REGISTERED_MODEL}/{version}")
+    metrics = ", ".join(f"{k}={v:.3f}" for k, v in sorted(run.data.metrics.items()))
+    print(f"metrics      : {metrics}")
+    print("artifacts    :")
+    for name, spec in sorted(artifacts.items()):
+        print(f"  {name:18} -> {spec['path']}")
+    print(f"\npredictions for {len(sample)} rows of {SAMPLE.relative_to(PROJECT)}")
+    print("  (mlflow models predict and mlflow.pyfunc.load_model agree)")
+    shown = in_process.assign(malignant_at_0_9=stricter["malignant"]).head(5)
+    print(shown.to_string(float_format=lambda v: f"{v:.4f}"))
+
+    registry_uri = f"models:/{REGISTERED_MODEL}/{version}" if version is not None else model_uri
+    bin_dir = Path(sys.executable).parent
+    print("\nnext steps (from this folder):")
+    print(f"  export PATH={bin_dir}:$PATH MLFLOW_TRACKING_URI={tracking_uri}")
+    print(
+        f"  mlflow models serve -m {registry_uri} --env-manager local --host 127.0.0.1 --port 5001"
+    )
+    request = {
+        "dataframe_split": json.loads(sample.head(2).to_json(orient="split", index=False)),
+        "params": {"threshold": 0.3},
+    }
+    REQUEST.write_text(json.dumps(request, indent=1))
+    print(
+        "  curl -s http://127.0.0.1:5001/invocations -H 'Content-Type: application/json' "
+        f"-d @{REQUEST.relative_to(PROJECT)}"
+    )
+    print(f"  mlflow ui --backend-store-uri {tracking_uri} --host 127.0.0.1 --port 5000")
+    print("  kedro run --pipeline=training --runner=pipelineml.runners.DaskRunner")
+    print(
+        "  DASK_SCHEDULER_ADDRESS=tcp://127.0.0.1:8786 kedro run --pipeline=training "
+        "--runner=pipelineml.runners.DaskRunner   # an existing `dask scheduler`"
+    )
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+    main()
