@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from breast_cancer.pipeline_registry import register_pipelines
 from breast_cancer.pipelines.classifier import nodes
+
 from pipelineml.core import PipelineML
 from pipelineml.core.artifacts import artifact_names
 from pipelineml.runners import SequentialRunner

@@ -2,9 +2,8 @@
 
 from kedro.pipeline import Pipeline
 
-from pipelineml.core import pipeline_ml_factory
-
 from breast_cancer.pipelines import classifier
+from pipelineml.core import pipeline_ml_factory
 
 
 def register_pipelines() -> dict[str, Pipeline]:
