@@ -35,19 +35,21 @@ NODE_HOOKS = frozenset(
 
 @dataclass(frozen=True)
 class HookSpec:
-    """How a worker builds its hook manager.
+    """How a worker builds its hook manager (a plugin manager itself cannot be pickled).
 
-    With ``package_name`` set and importable on the worker, the project's own settings
-    (``settings.HOOKS`` and plugin entry points) are used, as Kedro's ParallelRunner does in
-    its subprocesses. Otherwise the client's node/dataset hook objects, pickled, are used.
+    ``plugins`` holds the client's node and dataset hook objects, pickled: the worker
+    registers exactly those. When one of them cannot be pickled, ``plugins`` is ``None`` and
+    the worker builds the manager from the project's settings (``settings.HOOKS`` and
+    plugin entry points), as Kedro's ParallelRunner does in its subprocesses.
     """
 
     package_name: str | None
-    plugins: bytes
+    plugins: bytes | None
     digest: str = field(init=False)
 
     def __post_init__(self) -> None:
-        digest = hashlib.sha256((self.package_name or "").encode() + self.plugins).hexdigest()
+        material = (self.package_name or "").encode() + (self.plugins or b"")
+        digest = hashlib.sha256(material).hexdigest()
         object.__setattr__(self, "digest", digest)
 
 
@@ -60,6 +62,8 @@ class NodeTask:
     copiers: dict[str, Copier]
     hooks: HookSpec | None
     run_id: str | None
+    # Free in-memory inputs this node reads, in the order their values are passed.
+    source_names: tuple[str, ...] = ()
 
 
 _managers: dict[str, Any] = {}
@@ -80,42 +84,35 @@ def _hook_manager(spec: HookSpec) -> Any:
         )
 
         manager = _create_hook_manager()
-        configured = False
-        if spec.package_name:
-            try:
-                from kedro.framework.project import configure_project, settings
-
-                configure_project(spec.package_name)
-                _register_hooks(manager, settings.HOOKS)
-                _register_hooks_entry_points(manager, settings.DISABLE_HOOKS_FOR_PLUGINS)
-                configured = True
-            except ImportError:
-                logger.debug(
-                    "Project package %s is not importable on this worker; using the client's hooks",
-                    spec.package_name,
-                )
-        if not configured:
+        if spec.plugins is not None:
             for plugin in pickle.loads(spec.plugins):
                 if not manager.is_registered(plugin):
                     manager.register(plugin)
+        elif spec.package_name:
+            from kedro.framework.project import configure_project, settings
+
+            configure_project(spec.package_name)
+            _register_hooks(manager, settings.HOOKS)
+            _register_hooks_entry_points(manager, settings.DISABLE_HOOKS_FOR_PLUGINS)
         _managers[spec.digest] = manager
         return manager
 
 
-def execute(payload: bytes, sources: dict[str, Any], *parents: dict[str, Any]) -> dict[str, Any]:
+def execute(payload: bytes, *args: Any) -> dict[str, Any]:
     """Run one node on a worker; return its outputs that are not persisted.
 
     Args:
         payload: A pickled ``NodeTask``.
-        sources: Free in-memory inputs of the pipeline this node reads.
-        parents: The results of the tasks of the nodes this one depends on.
+        args: The values of ``task.source_names`` (free in-memory inputs), then the
+            results of the tasks of the nodes this one depends on.
     """
     task: NodeTask = pickle.loads(payload)
     step = task.step
+    count = len(task.source_names)
     data: dict[str, Any] = {}
-    for result in parents:
+    for result in args[count:]:
         data.update(result)
-    data.update(sources)
+    data.update(zip(task.source_names, args[:count], strict=True))
     persisted = task.persisted
     catalog = DataCatalog(datasets=dict(persisted)) if persisted else None
     store = Store(catalog, frozenset(persisted), task.copiers, data)
@@ -129,6 +126,26 @@ def execute(payload: bytes, sources: dict[str, Any], *parents: dict[str, Any]) -
         exc.add_note(f"Raised by Kedro node '{step.node.name}' in a DaskRunner task.")
         raise
     return {name: data[name] for name in step.outputs if name not in persisted}
+
+
+class Literal:
+    """Holds a value inside a task graph so Dask never mistakes it for a task."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __getstate__(self) -> Any:
+        return self.value
+
+    def __setstate__(self, value: Any) -> None:
+        self.value = value
+
+
+def unwrap(literal: Literal) -> Any:
+    """The value of a ``Literal`` (a graph task that can be recomputed anywhere)."""
+    return literal.value
 
 
 def pick(result: dict[str, Any], name: str) -> Any:

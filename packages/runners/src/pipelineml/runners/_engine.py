@@ -31,18 +31,17 @@ logger = logging.getLogger(__name__)
 Copier = Callable[[Any], Any]
 
 
-def copiers_for(
-    plan: Plan, policy: CopyPolicy, cache: dict[Any, dict[str, Copier]]
-) -> dict[str, Copier]:
-    """The copy function of every dataset of ``plan`` under ``policy`` (cached)."""
-    key = (id(plan), policy)
-    copiers = cache.get(key)
-    if copiers is None:
-        copiers = {}
-        for name in plan.datasets:
-            mode = policy.mode_for(name)
-            copiers[name] = copy_inferred if mode is None else COPIERS[mode]
-        cache[key] = copiers
+def copiers_for(plan: Plan, policy: CopyPolicy) -> dict[str, Copier]:
+    """The copy function of every dataset of ``plan`` under ``policy`` (memoised on the plan)."""
+    key = ("copiers", policy)
+    cached = plan.memo.get(key)
+    if isinstance(cached, dict):
+        return cached
+    copiers: dict[str, Copier] = {}
+    for name in plan.datasets:
+        mode = policy.mode_for(name)
+        copiers[name] = copy_inferred if mode is None else COPIERS[mode]
+    plan.memo[key] = copiers
     return copiers
 
 
@@ -308,7 +307,7 @@ class _PoolRun:
         self.lock = threading.Lock()
         self.idle = threading.Condition(self.lock)
         self.active = 0
-        self.error: Exception | None = None
+        self.error: BaseException | None = None
         self.parents_left = list(plan.parent_counts)
         self.remaining = dict(plan.load_counts)
 
@@ -333,12 +332,12 @@ class _PoolRun:
                     return  # another branch failed: nodes not started are cancelled
                 try:
                     run_step(step, self.store, self.hooks)
-                except Exception as exc:
+                    step = self._finish(step)
+                except BaseException as exc:  # re-raised in the caller by run()
                     with self.lock:
                         if self.error is None:
                             self.error = exc
                     return
-                step = self._finish(step)
         finally:
             with self.idle:
                 self.active -= 1

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from kedro.pipeline import Pipeline
 from kedro.runner import AbstractRunner
 
-from pipelineml.runners._engine import Copier, Hooks, Store, copiers_for
+from pipelineml.runners._engine import Hooks, Store, copiers_for
 from pipelineml.runners._memory import RuntimeMemoryDataset
 from pipelineml.runners._plan import Plan, build_plan
 from pipelineml.runners.copy_policy import CopyPolicy
@@ -67,13 +67,11 @@ class LeanRunner(AbstractRunner):
 
     def _init_caches(self) -> None:
         self._plans: weakref.WeakKeyDictionary[Pipeline, Plan] = weakref.WeakKeyDictionary()
-        self._routings: dict[int, _Routing] = {}
-        self._copiers: dict[Any, dict[str, Copier]] = {}
 
     # A runner travels inside pickled models: caches and pools are rebuilt on first use.
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for key in ("_plans", "_routings", "_copiers", "_pool"):
+        for key in ("_plans", "_pool"):
             state.pop(key, None)
         return state
 
@@ -101,8 +99,8 @@ class LeanRunner(AbstractRunner):
         return plan
 
     def _route(self, plan: Plan, catalog: Any) -> frozenset[str]:
-        routing = self._routings.get(id(plan))
-        if routing is not None and routing.matches(catalog):
+        routing = plan.memo.get("routing")
+        if isinstance(routing, _Routing) and routing.matches(catalog):
             return routing.via_catalog
         missing = {name for name in plan.inputs if name not in catalog}
         if missing:
@@ -120,7 +118,7 @@ class LeanRunner(AbstractRunner):
                 catalog[name] = RuntimeMemoryDataset(copy_mode=self._copy_policy.mode_for(name))
                 via.add(name)
         via_catalog = frozenset(via)
-        self._routings[id(plan)] = _Routing(catalog, via_catalog)
+        plan.memo["routing"] = _Routing(catalog, via_catalog)
         return via_catalog
 
     # ------------------------------------------------------------------ running
@@ -152,7 +150,7 @@ class LeanRunner(AbstractRunner):
             pipeline = self._filter_pipeline_for_missing_outputs(pipeline, catalog)
         plan = self.plan(pipeline)
         via_catalog = self._route(plan, catalog)
-        store = Store(catalog, via_catalog, copiers_for(plan, self._copy_policy, self._copiers))
+        store = Store(catalog, via_catalog, copiers_for(plan, self._copy_policy))
         hooks = Hooks.of(hook_manager, catalog, run_id)
         done: list[Node] = []
         start = perf_counter()
@@ -169,7 +167,7 @@ class LeanRunner(AbstractRunner):
         pipeline: Pipeline,
         data: Mapping[str, Any],
         *,
-        copy_policy: CopyPolicy | None = None,
+        copy_policy: str | Mapping[str, str] | CopyPolicy | None = None,
     ) -> dict[str, Any]:
         """Run ``pipeline`` with every dataset in memory, without a catalog or hooks.
 
@@ -179,7 +177,8 @@ class LeanRunner(AbstractRunner):
         Args:
             pipeline: The pipeline to run.
             data: ``{name: value}`` for (at least) every free input of the pipeline.
-            copy_policy: Overrides the runner's copy policy for this call.
+            copy_policy: Overrides the runner's copy policy for this call (a mode, a dict
+                of rules or a ``CopyPolicy``).
 
         Returns:
             ``{name: data}`` for every free output.
@@ -195,8 +194,8 @@ class LeanRunner(AbstractRunner):
             raise ValueError(
                 f"Pipeline input(s) {missing} not found in the data passed to run_in_memory"
             ) from None
-        policy = self._copy_policy if copy_policy is None else copy_policy
-        store = Store(None, frozenset(), copiers_for(plan, policy, self._copiers), feed, quiet=True)
+        policy = self._copy_policy if copy_policy is None else CopyPolicy.from_spec(copy_policy)
+        store = Store(None, frozenset(), copiers_for(plan, policy), feed, quiet=True)
         self._execute(plan, store, None, [])
         results = store.data
         return {name: results[name] for name in plan.outputs}
@@ -213,7 +212,7 @@ class LeanRunner(AbstractRunner):
         store = Store(
             catalog,
             self._route(plan, catalog),
-            copiers_for(plan, self._copy_policy, self._copiers),
+            copiers_for(plan, self._copy_policy),
         )
         self._execute(plan, store, Hooks.of(hook_manager, catalog, run_id), [])
 

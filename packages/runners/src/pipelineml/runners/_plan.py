@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from typing import TYPE_CHECKING
 
@@ -50,6 +50,9 @@ class Plan:
     parents: tuple[tuple[int, ...], ...]
     parent_counts: tuple[int, ...]
     max_parallelism: int
+    # Per-plan memo of what runners derive from it (catalog routing, copy functions per
+    # policy). Living on the plan, it goes away with the pipeline the plan belongs to.
+    memo: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def nodes(self) -> list[Node]:

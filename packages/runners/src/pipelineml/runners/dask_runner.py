@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 from kedro.pipeline import Pipeline
 from kedro.runner import AbstractRunner
 
-from pipelineml.runners._dask_tasks import NODE_HOOKS, HookSpec, NodeTask, execute, pick
+from pipelineml.runners._dask_tasks import (
+    NODE_HOOKS,
+    HookSpec,
+    Literal,
+    NodeTask,
+    execute,
+    pick,
+    unwrap,
+)
 from pipelineml.runners._engine import copiers_for
 from pipelineml.runners._memory import RuntimeMemoryDataset
 from pipelineml.runners._plan import Plan, build_plan
@@ -32,11 +40,15 @@ __all__ = ["DaskRunner"]
 
 logger = logging.getLogger("pipelineml.runners.dask")
 
+# Free in-memory inputs up to this pickled size travel inside the task graph.
+INLINE_LIMIT = 1 << 20
+
 _DEFAULT_CLUSTER = {
     "processes": True,
     "threads_per_worker": 1,
     "host": "127.0.0.1",
-    "dashboard_address": None,
+    # The scheduler always serves HTTP (health, metrics); keep it on loopback.
+    "dashboard_address": "127.0.0.1:0",
 }
 
 
@@ -110,7 +122,7 @@ class DaskRunner(AbstractRunner):
             client: An existing ``distributed.Client`` to use (not closed by the runner).
             cluster_kwargs: Arguments for the ``LocalCluster`` started when no scheduler is
                 configured (defaults: one single-threaded worker process per CPU on
-                127.0.0.1, no dashboard).
+                127.0.0.1, HTTP endpoints on a random loopback port).
             retries: How many times a task that raised is re-run. Tasks lost with a dying
                 worker are rescheduled by Dask (``distributed.scheduler.allowed-failures``).
             timeout: Seconds to wait for a scheduler before failing.
@@ -136,7 +148,6 @@ class DaskRunner(AbstractRunner):
         self._cluster: Any = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._plans: weakref.WeakKeyDictionary[Pipeline, Plan] = weakref.WeakKeyDictionary()
-        self._copiers: dict[Any, Any] = {}
 
     # -------------------------------------------------------------- pickling
     def __getstate__(self) -> dict[str, Any]:
@@ -297,7 +308,7 @@ class DaskRunner(AbstractRunner):
         pipeline: Pipeline,
         data: Mapping[str, Any],
         *,
-        copy_policy: CopyPolicy | None = None,
+        copy_policy: str | Mapping[str, str] | CopyPolicy | None = None,
     ) -> dict[str, Any]:
         """Run ``pipeline`` on the cluster with in-memory inputs; return the free outputs.
 
@@ -311,33 +322,41 @@ class DaskRunner(AbstractRunner):
                 f"Pipeline input(s) {missing} not found in the data passed to run_in_memory"
             )
         sources = {name: data[name] for name in plan.inputs}
-        return self._submit_and_wait(plan, {}, sources, None, None, copy_policy)
+        policy = None if copy_policy is None else CopyPolicy.from_spec(copy_policy)
+        return self._submit_and_wait(plan, {}, sources, None, None, policy)
 
     def _hook_spec(self, hook_manager: Any) -> HookSpec | None:
         if hook_manager is None or not hasattr(hook_manager, "get_plugins"):
             return None
         import cloudpickle
-        from kedro.framework.project import PACKAGE_NAME
+        from kedro.framework import project
 
-        plugins = []
-        for plugin in hook_manager.get_plugins():
-            callers = hook_manager.get_hookcallers(plugin) or []
-            if not any(caller.name in NODE_HOOKS for caller in callers):
-                continue
-            try:
-                cloudpickle.dumps(plugin)
-            except Exception as exc:
-                logger.warning(
-                    "Hook %r cannot be pickled (%s); its node and dataset hooks will not "
-                    "run on Dask workers unless the project is importable there.",
-                    plugin,
-                    exc,
-                )
-                continue
-            plugins.append(plugin)
-        if not plugins and not PACKAGE_NAME:
+        package: str | None = getattr(project, "PACKAGE_NAME", None)
+
+        plugins = [
+            plugin
+            for plugin in hook_manager.get_plugins()
+            if any(
+                caller.name in NODE_HOOKS for caller in hook_manager.get_hookcallers(plugin) or []
+            )
+        ]
+        if not plugins:
             return None
-        return HookSpec(package_name=PACKAGE_NAME, plugins=cloudpickle.dumps(plugins))
+        try:
+            return HookSpec(package_name=package, plugins=cloudpickle.dumps(plugins))
+        except Exception as exc:
+            if package:
+                logger.debug(
+                    "Hooks cannot be pickled (%s): workers use the project's settings", exc
+                )
+                return HookSpec(package_name=package, plugins=None)
+            logger.warning(
+                "Node and dataset hooks %r cannot be pickled (%s) and no Kedro project is "
+                "configured, so they will not run on the Dask workers.",
+                plugins,
+                exc,
+            )
+            return None
 
     def _submit_and_wait(
         self,
@@ -353,12 +372,31 @@ class DaskRunner(AbstractRunner):
         distributed = _import_distributed()
         client = self.client
         policy = self._copy_policy if copy_policy is None else copy_policy
-        copiers = copiers_for(plan, policy, self._copiers)
+        copiers = copiers_for(plan, policy)
         hooks = self._hook_spec(hook_manager)
         token = uuid.uuid4().hex[:12]
-        scattered: dict[str, Future] = client.scatter(sources, hash=False) if sources else {}
+        keys = [f"pipelineml-{step.node.name}-{token}" for step in plan.steps]
+        graph: dict[str, Any] = {}
+        # Free in-memory inputs: small ones go into the graph itself, where the scheduler
+        # can recompute them after a worker is lost; large ones are scattered to every
+        # worker (scattered data cannot be recomputed, so one copy would die with its
+        # worker). Scattering a list, not a dict, gives keys no other run shares.
+        refs: dict[str, Any] = {}
+        large: list[str] = []
+        for name, value in sources.items():
+            if len(cloudpickle.dumps(value)) <= INLINE_LIMIT:
+                refs[name] = f"pipelineml-input-{name}-{token}"
+                graph[refs[name]] = (unwrap, Literal(value))
+            else:
+                large.append(name)
+        scattered: list[Future] = []
+        if large:
+            scattered = client.scatter([sources[n] for n in large], hash=False, broadcast=True)
+            refs.update(zip(large, scattered, strict=True))
 
-        futures: dict[int, Future] = {}
+        # One graph for the whole run: only the leaves and the selected free outputs are
+        # wanted, so the scheduler frees every other result as soon as its readers are done,
+        # and still knows how to recompute it if a worker dies.
         producers: dict[str, int] = {}
         for step in plan.steps:
             task = NodeTask(
@@ -369,58 +407,41 @@ class DaskRunner(AbstractRunner):
                 copiers={n: copiers[n] for n in step.inputs if n not in persisted},
                 hooks=hooks,
                 run_id=run_id,
+                source_names=tuple(n for n in dict.fromkeys(step.inputs) if n in refs),
             )
-            futures[step.index] = client.submit(
+            graph[keys[step.index]] = (
                 execute,
                 cloudpickle.dumps(task),
-                {n: scattered[n] for n in step.inputs if n in scattered},
-                *(futures[parent] for parent in plan.parents[step.index]),
-                key=f"pipelineml-{step.node.name}-{token}",
-                pure=False,
-                retries=self._retries,
+                *(refs[n] for n in task.source_names),
+                *(keys[parent] for parent in plan.parents[step.index]),
             )
             for name in step.outputs:
                 producers[name] = step.index
-
-        selected = {
-            name: client.submit(
-                pick,
-                futures[producers[name]],
-                name,
-                key=f"pipelineml-output-{name}-{token}",
-                pure=False,
-            )
+        selections = {
+            name: f"pipelineml-output-{name}-{token}"
             for name in plan.outputs
             if name not in persisted
         }
-        index_of = {future.key: index for index, future in futures.items()}
-        children_left = [len(children) for children in plan.children]
-        completed = distributed.as_completed(
-            [*futures.values(), *selected.values()], loop=client.loop
+        for name, key in selections.items():
+            graph[key] = (pick, keys[producers[name]], name)
+        wanted = [keys[s.index] for s in plan.steps if not plan.children[s.index]]
+        wanted += list(selections.values())
+        futures = dict(
+            zip(wanted, client.get(graph, wanted, sync=False, retries=self._retries), strict=True)
         )
+        completed = distributed.as_completed(list(futures.values()), loop=client.loop)
         try:
             for future in completed:
                 if future.status == "error":
                     future.result()  # raises the node's exception with its traceback
-                index = index_of.get(future.key)
-                if index is None:
-                    continue
-                # The client lets go of results no node still needs, so the cluster frees
-                # them; selected outputs hold their own reference.
-                for parent in plan.parents[index]:
-                    children_left[parent] -= 1
-                    if children_left[parent] == 0:
-                        futures.pop(parent, None)
-                if not plan.children[index]:
-                    futures.pop(index, None)
-            return dict(zip(selected, client.gather(list(selected.values())), strict=True))
+            values = client.gather([futures[key] for key in selections.values()])
+            return dict(zip(selections, values, strict=True))
         except BaseException:
-            # Incomplete tasks are exactly the futures still held: cancel them (and, on the
-            # scheduler, everything depending on them).
+            # Cancelling what the run wants releases, on the scheduler, everything that was
+            # only computed for it.
             completed.clear()
-            client.cancel([*futures.values(), *selected.values()], force=True)
+            client.cancel(list(futures.values()), force=True)
             raise
         finally:
             futures.clear()
-            selected.clear()
             scattered.clear()
