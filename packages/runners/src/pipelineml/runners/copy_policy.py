@@ -57,7 +57,7 @@ class CopyPolicy:
     mutates in place), ``deepcopy`` protects nested mutable objects at the highest cost.
     """
 
-    __slots__ = ("_cache", "_default", "_exact", "_patterns")
+    __slots__ = ("_cache", "_default", "_exact", "_hash", "_patterns")
 
     def __init__(
         self,
@@ -109,6 +109,8 @@ class CopyPolicy:
         self._exact = exact
         self._patterns = tuple(sorted(patterns, key=lambda item: _specificity(item[0])))
         self._cache: dict[str, CopyMode | None] = {}
+        # Policies key per-plan memos on every run: hash them once.
+        self._hash = hash((self._default, tuple(sorted(self._exact.items())), self._patterns))
 
     @classmethod
     def from_spec(cls, spec: str | Mapping[str, str] | CopyPolicy | None) -> CopyPolicy:
@@ -163,7 +165,7 @@ class CopyPolicy:
         )
 
     def __hash__(self) -> int:
-        return hash((self._default, tuple(sorted(self._exact.items())), self._patterns))
+        return self._hash
 
     def __repr__(self) -> str:
         rules = self.rules
@@ -179,3 +181,4 @@ class CopyPolicy:
         self._exact = state["exact"]
         self._patterns = state["patterns"]
         self._cache = {}
+        self._hash = hash((self._default, tuple(sorted(self._exact.items())), self._patterns))
