@@ -19,6 +19,7 @@ from kedro.io.core import DatasetError
 from more_itertools import interleave
 
 from pipelineml.runners._copying import COPIERS, copy_inferred
+from pipelineml.runners._memory import RuntimeMemoryDataset
 from pipelineml.runners._plan import Plan, Step, released_by
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from pipelineml.runners.copy_policy import CopyPolicy
 
 logger = logging.getLogger(__name__)
+# Node.run logs through this logger; quiet runs log its failures the same way.
+node_logger = logging.getLogger("kedro.pipeline.node")
 
 Copier = Callable[[Any], Any]
 
@@ -53,7 +56,7 @@ class Store:
     save and load with the mode its copy policy (or Kedro's inference) gives.
     """
 
-    __slots__ = ("catalog", "copiers", "data", "quiet", "via_catalog")
+    __slots__ = ("catalog", "copiers", "data", "log_errors", "quiet", "sinks", "via_catalog")
 
     def __init__(
         self,
@@ -62,13 +65,19 @@ class Store:
         copiers: dict[str, Copier],
         data: dict[str, Any] | None = None,
         quiet: bool = False,
+        log_errors: bool = True,
+        sinks: dict[str, RuntimeMemoryDataset] | None = None,
     ) -> None:
         self.catalog = catalog
         self.via_catalog = via_catalog
         self.copiers = copiers
         self.data: dict[str, Any] = {} if data is None else data
-        # Quiet runs call node functions directly, without Node.run's INFO logging.
+        # Quiet runs call node functions directly, without Node.run's INFO logging
+        # ("Running node: ..."), logging only failures (log_errors), as Node.run does.
         self.quiet = quiet
+        self.log_errors = log_errors
+        # Free outputs the runner registered in the catalog: written directly.
+        self.sinks = sinks or {}
 
     def load(self, name: str) -> Any:
         if name in self.via_catalog:
@@ -80,7 +89,10 @@ class Store:
         return self.copiers.get(name, copy_inferred)(value)
 
     def save(self, name: str, data: Any) -> None:
-        if name in self.via_catalog:
+        sink = self.sinks.get(name)
+        if sink is not None:
+            sink.put(data)
+        elif name in self.via_catalog:
             self.catalog.save(name, data)
         else:
             self.data[name] = self.copiers.get(name, copy_inferred)(data)
@@ -207,7 +219,17 @@ def run_step(step: Step, store: Store, hooks: Hooks | None) -> None:
     if hooks is None:
         load = store.load
         inputs = {name: load(name) for name in step.inputs}
-        outputs = step.call(inputs) if store.quiet else node.run(inputs)
+        if store.quiet:
+            try:
+                outputs = step.call(inputs)
+            except Exception as exc:
+                if store.log_errors:
+                    node_logger.error(
+                        "Node %s failed with error: \n%s", node, exc, extra={"markup": False}
+                    )
+                raise
+        else:
+            outputs = node.run(inputs)
         for name, data in _output_items(step, outputs):
             store.save(name, data)
     else:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from kedro.pipeline import Pipeline
 from kedro.runner import AbstractRunner
 
-from pipelineml.runners._engine import Hooks, Store, copiers_for
+from pipelineml.runners._engine import Hooks, Store, copiers_for, node_logger
 from pipelineml.runners._memory import RuntimeMemoryDataset
 from pipelineml.runners._plan import Plan, build_plan
 from pipelineml.runners.copy_policy import CopyPolicy
@@ -28,18 +28,28 @@ logger = logging.getLogger("pipelineml.runners")
 class _Routing:
     """Which datasets of a plan go through a given catalog (the rest stay in memory)."""
 
-    __slots__ = ("catalog_ref", "catalog_size", "via_catalog")
+    __slots__ = ("catalog_ref", "catalog_size", "sinks", "via_catalog")
 
-    def __init__(self, catalog: Any, via_catalog: frozenset[str]) -> None:
+    def __init__(
+        self,
+        catalog: Any,
+        via_catalog: frozenset[str],
+        sinks: dict[str, RuntimeMemoryDataset],
+    ) -> None:
         self.catalog_ref: weakref.ref[Any] = weakref.ref(catalog)
         self.catalog_size = len(catalog)
         self.via_catalog = via_catalog
+        self.sinks = sinks
 
     def matches(self, catalog: Any) -> bool:
         # A catalog only gains datasets (never patterns) after it is built, so identity
-        # plus size tells whether what was resolved is still right.
+        # plus size tells whether what was resolved is still right; the free-output
+        # datasets this runner registered must still be the ones in the catalog.
         size: int = len(catalog)
-        return self.catalog_ref() is catalog and self.catalog_size == size
+        if self.catalog_ref() is not catalog or self.catalog_size != size:
+            return False
+        current: Any = catalog
+        return all(current.get(name) is sink for name, sink in self.sinks.items())
 
 
 class LeanRunner(AbstractRunner):
@@ -98,16 +108,17 @@ class LeanRunner(AbstractRunner):
             self._plans[pipeline] = plan
         return plan
 
-    def _route(self, plan: Plan, catalog: Any) -> frozenset[str]:
+    def _route(self, plan: Plan, catalog: Any) -> _Routing:
         routing = plan.memo.get("routing")
         if isinstance(routing, _Routing) and routing.matches(catalog):
-            return routing.via_catalog
+            return routing
         missing = {name for name in plan.inputs if name not in catalog}
         if missing:
             raise ValueError(
                 f"Pipeline input(s) {missing} not found in the {catalog.__class__.__name__}"
             )
         via: set[str] = set()
+        sinks: dict[str, RuntimeMemoryDataset] = {}
         for name in plan.datasets:
             if name in catalog:
                 # Materialise lazy and pattern datasets now, not from several threads later.
@@ -115,11 +126,13 @@ class LeanRunner(AbstractRunner):
                 via.add(name)
             elif name in plan.output_set:
                 # Free outputs are returned as catalog datasets, as Kedro's runners do.
-                catalog[name] = RuntimeMemoryDataset(copy_mode=self._copy_policy.mode_for(name))
+                sink = RuntimeMemoryDataset(copy_mode=self._copy_policy.mode_for(name))
+                catalog[name] = sink
+                sinks[name] = sink
                 via.add(name)
-        via_catalog = frozenset(via)
-        plan.memo["routing"] = _Routing(catalog, via_catalog)
-        return via_catalog
+        routing = _Routing(catalog, frozenset(via), sinks)
+        plan.memo["routing"] = routing
+        return routing
 
     # ------------------------------------------------------------------ running
     def run(
@@ -149,8 +162,17 @@ class LeanRunner(AbstractRunner):
         if only_missing_outputs:
             pipeline = self._filter_pipeline_for_missing_outputs(pipeline, catalog)
         plan = self.plan(pipeline)
-        via_catalog = self._route(plan, catalog)
-        store = Store(catalog, via_catalog, copiers_for(plan, self._copy_policy))
+        routing = self._route(plan, catalog)
+        # Node.run's "Running node" INFO line costs its formatting even when nobody
+        # listens; skip Node.run when that logger would drop the line anyway.
+        quiet = not node_logger.isEnabledFor(logging.INFO)
+        store = Store(
+            catalog,
+            routing.via_catalog,
+            copiers_for(plan, self._copy_policy),
+            quiet=quiet,
+            sinks=routing.sinks,
+        )
         hooks = Hooks.of(hook_manager, catalog, run_id)
         done: list[Node] = []
         start = perf_counter()
@@ -195,7 +217,9 @@ class LeanRunner(AbstractRunner):
                 f"Pipeline input(s) {missing} not found in the data passed to run_in_memory"
             ) from None
         policy = self._copy_policy if copy_policy is None else CopyPolicy.from_spec(copy_policy)
-        store = Store(None, frozenset(), copiers_for(plan, policy), feed, quiet=True)
+        store = Store(
+            None, frozenset(), copiers_for(plan, policy), feed, quiet=True, log_errors=False
+        )
         self._execute(plan, store, None, [])
         results = store.data
         return {name: results[name] for name in plan.outputs}
@@ -209,10 +233,12 @@ class LeanRunner(AbstractRunner):
     ) -> None:
         """Kedro's hook for subclasses: execute without the input checks of ``run``."""
         plan = self.plan(pipeline)
+        routing = self._route(plan, catalog)
         store = Store(
             catalog,
-            self._route(plan, catalog),
+            routing.via_catalog,
             copiers_for(plan, self._copy_policy),
+            sinks=routing.sinks,
         )
         self._execute(plan, store, Hooks.of(hook_manager, catalog, run_id), [])
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from kedro.io import MemoryDataset
 
-from pipelineml.runners._copying import copy_inferred
+from pipelineml.runners._copying import COPIERS, copy_inferred
 
 
 class RuntimeMemoryDataset(MemoryDataset):
@@ -25,7 +25,13 @@ class RuntimeMemoryDataset(MemoryDataset):
         return copy_inferred(self._data)
 
     def save(self, data: Any) -> None:
-        if self._copy_mode is not None:
-            super().save(data)
-        else:
-            self._data = copy_inferred(data)
+        self.put(data)
+
+    def put(self, data: Any) -> None:
+        """Store ``data`` as ``save`` does, without the logging wrapper around dataset saves.
+
+        Every ``AbstractDataset.save`` formats the dataset's repr for a DEBUG message, which
+        costs more than an in-memory run of a small pipeline; runners call this instead.
+        """
+        mode = self._copy_mode
+        self._data = copy_inferred(data) if mode is None else COPIERS[mode](data)
