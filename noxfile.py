@@ -57,14 +57,14 @@ def tests(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """The main job: train the example with MLflow tracking, score it, say how to serve it.
 
-    Runs `kedro run --pipeline=training` in examples/breast_cancer (MLflow in a SQLite file
+    Runs `kedro run --pipelines=training` in examples/breast_cancer (MLflow in a SQLite file
     there, SequentialRunner), then scores a sample with `mlflow models predict` and with
     `mlflow.pyfunc.load_model`. Safe to run again: each run adds a run and a model version.
     """
     session.install(*ALL_EDITABLE, "-e", "examples/breast_cancer")
     env = _env(MLFLOW_TRACKING_URI=f"sqlite:///{EXAMPLE.as_posix()}/mlflow.db")
     with session.chdir(EXAMPLE):
-        session.run("kedro", "run", "--pipeline=training", env=env)
+        session.run("kedro", "run", "--pipelines=training", env=env)
         session.run("python", "demo.py", env=env)
 
 
@@ -144,3 +144,41 @@ def build(session: nox.Session) -> None:
     dist = ROOT / "dist"
     for package in PACKAGES:
         session.run("python", "-m", "build", f"packages/{package}", "--outdir", os.fspath(dist))
+
+
+BENCH_PEER_ENV = ROOT / ".nox" / "bench-peer"
+BENCH_LOCAL = (
+    "packages/core",
+    "packages/runners[dask]",
+    "packages/hooks",
+    "examples/breast_cancer",
+)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Side-by-side benchmarks against Kedro's runners and kedro-mlflow 2.0.3 (never in tests).
+
+    Ours is installed from the packages as a user would (not editable); kedro-mlflow gets
+    its own venv in .nox/bench-peer, pinned to the versions ours resolved. Writes
+    benchmarks/results/latest.json and the results block of docs/benchmarks.md. Settings
+    are BENCH_* environment variables (benchmarks/README.md), e.g.
+    `BENCH_SERVE_SECONDS=4 BENCH_FIGURES=1,2 nox -s bench` for a quick look.
+    """
+    session.install(
+        *BENCH_LOCAL,
+        "scikit-learn>=1.5",
+        "pandas>=2.2",
+        "kedro-datasets[pandas-csvdataset,pickle-pickledataset]>=6",
+    )
+    # A reused venv keeps the version number of our packages: reinstall today's sources.
+    session.install("--force-reinstall", "--no-deps", *BENCH_LOCAL)
+    session.run("python", "benchmarks/peer_env.py", os.fspath(BENCH_PEER_ENV), env=_env())
+    session.run(
+        "python",
+        "benchmarks/run_all.py",
+        "--peer-python",
+        os.fspath(BENCH_PEER_ENV / "bin" / "python"),
+        *session.posargs,
+        env=_env(),
+    )

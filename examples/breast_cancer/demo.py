@@ -1,4 +1,4 @@
-"""After `kedro run --pipeline=training`: score with the logged model and say how to serve it.
+"""After `kedro run --pipelines=training`: score with the logged model and say how to serve it.
 
 Run from the project folder with the same MLFLOW_TRACKING_URI as the training run (the
 `nox -s demo` session does both). Exits non-zero if any step fails.
@@ -27,7 +27,7 @@ REQUEST = PROJECT / "data" / "05_model_input" / "request.json"
 def _latest_training_run(client: MlflowClient) -> mlflow.entities.Run:
     experiment = client.get_experiment_by_name(EXPERIMENT)
     if experiment is None:
-        sys.exit(f"No MLflow experiment '{EXPERIMENT}': did `kedro run --pipeline=training` run?")
+        sys.exit(f"No MLflow experiment '{EXPERIMENT}': did `kedro run --pipelines=training` run?")
     runs = client.search_runs(
         [experiment.experiment_id],
         filter_string="attributes.status = 'FINISHED'",
@@ -113,9 +113,9 @@ def main() -> None:
         f"-d @{REQUEST.relative_to(PROJECT)}"
     )
     print(f"  mlflow ui --backend-store-uri {tracking_uri} --host 127.0.0.1 --port 5000")
-    print("  kedro run --pipeline=training --runner=pipelineml.runners.DaskRunner")
+    print("  kedro run --pipelines=training --runner=pipelineml.runners.DaskRunner")
     print(
-        "  DASK_SCHEDULER_ADDRESS=tcp://127.0.0.1:8786 kedro run --pipeline=training "
+        "  DASK_SCHEDULER_ADDRESS=tcp://127.0.0.1:8786 kedro run --pipelines=training "
         "--runner=pipelineml.runners.DaskRunner   # an existing `dask scheduler`"
     )
 

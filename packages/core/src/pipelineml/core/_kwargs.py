@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import difflib
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from pipelineml.core._warnings import warn_user
 from pipelineml.core.errors import PipelineMLError
 
 # Keyword arguments of KedroPipelineModel that a PipelineML may carry; the pipeline,
@@ -72,11 +72,10 @@ def normalise_log_model_kwargs(log_model_kwargs: Mapping[str, Any] | None) -> di
                 f"({kwargs['name']!r} and {kwargs['artifact_path']!r}); "
                 "'artifact_path' is the MLflow 2 spelling of 'name': keep only 'name'."
             )
-        warnings.warn(
+        warn_user(
             "log_model_kwargs 'artifact_path' is deprecated since MLflow 3; it is used as "
             "'name'. Write name=... instead.",
             FutureWarning,
-            stacklevel=4,
         )
         kwargs["name"] = kwargs.pop("artifact_path")
     kwargs.setdefault("name", DEFAULT_MODEL_NAME)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ from kedro.pipeline import Pipeline
 
 from pipelineml.core import _validation
 from pipelineml.core._kwargs import normalise_kpm_kwargs, normalise_log_model_kwargs
+from pipelineml.core._warnings import warn_user
 from pipelineml.core.errors import PipelineMLError, PipelineMLWarning
 
 if TYPE_CHECKING:
@@ -21,8 +21,14 @@ __all__ = ["PipelineML"]
 
 
 def _call_repr(method: str, *args: Any, **kwargs: Any) -> str:
-    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items() if v is not None]
+    # Only the arguments actually given: KedroSession passes empty tuples for its filters.
+    given = {k: v for k, v in kwargs.items() if v}
+    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in given.items()]
     return f"PipelineML.{method}({', '.join(parts)})"
+
+
+def _operation(left: Pipeline, operator: str, right: Pipeline) -> str:
+    return f"{type(left).__name__} {operator} {type(right).__name__}"
 
 
 class PipelineML(Pipeline):
@@ -177,14 +183,13 @@ class PipelineML(Pipeline):
         return derived
 
     def _plain(self, result: Pipeline, operation: str) -> Pipeline:
-        warnings.warn(
-            f"{operation} returns a plain kedro Pipeline of training nodes, not a PipelineML: "
-            "the result does not carry the inference pipeline, and a run of it logs a model "
-            "only when it contains every training node of a registered PipelineML. Use "
-            "filter(), only_nodes_with_tags(), from_nodes(), to_nodes(), from_inputs(), "
-            "to_outputs(), tag() or & to keep a PipelineML.",
+        warn_user(
+            f"{operation} returns a plain kedro Pipeline, not a PipelineML: the result does "
+            "not carry the inference pipeline, and a run of it logs a model only when it "
+            "contains every training node of a registered PipelineML. Use filter(), "
+            "only_nodes_with_tags(), from_nodes(), to_nodes(), from_inputs(), to_outputs(), "
+            "tag() or & to keep a PipelineML.",
             PipelineMLWarning,
-            stacklevel=3,
         )
         return result
 
@@ -276,7 +281,7 @@ class PipelineML(Pipeline):
         if not other.nodes:
             # KedroSession.run starts from Pipeline([]) and adds the registered pipelines.
             return self
-        return self._plain(Pipeline(set(self.nodes + other.nodes)), "PipelineML + Pipeline")
+        return self._plain(Pipeline(set(self.nodes + other.nodes)), _operation(self, "+", other))
 
     def __radd__(self, other: Any) -> Pipeline:
         if isinstance(other, int) and other == 0:
@@ -285,28 +290,30 @@ class PipelineML(Pipeline):
             return NotImplemented
         if not other.nodes:
             return self
-        return self._plain(Pipeline(set(other.nodes + self.nodes)), "Pipeline + PipelineML")
+        return self._plain(Pipeline(set(other.nodes + self.nodes)), _operation(other, "+", self))
 
     def __or__(self, other: Any) -> Pipeline:
         if not isinstance(other, Pipeline):
             return NotImplemented
         if not other.nodes:
             return self
-        return self._plain(Pipeline(set(self.nodes + other.nodes)), "PipelineML | Pipeline")
+        return self._plain(Pipeline(set(self.nodes + other.nodes)), _operation(self, "|", other))
 
     def __ror__(self, other: Any) -> Pipeline:
         if not isinstance(other, Pipeline):
             return NotImplemented
         if not other.nodes:
             return self
-        return self._plain(Pipeline(set(other.nodes + self.nodes)), "Pipeline | PipelineML")
+        return self._plain(Pipeline(set(other.nodes + self.nodes)), _operation(other, "|", self))
 
     def __sub__(self, other: Any) -> Pipeline:
         if not isinstance(other, Pipeline):
             return NotImplemented
         if not other.nodes:
             return self
-        return self._plain(Pipeline(set(self.nodes) - set(other.nodes)), "PipelineML - Pipeline")
+        return self._plain(
+            Pipeline(set(self.nodes) - set(other.nodes)), _operation(self, "-", other)
+        )
 
     def _intersect(self, other: Pipeline, operation: str) -> Pipeline:
         nodes = Pipeline(set(self.nodes) & set(other.nodes))

@@ -171,6 +171,34 @@ def code_by_value(pipeline: Pipeline) -> Iterator[list[str]]:
             cloudpickle.unregister_pickle_by_value(sys.modules[top])
 
 
+def _own_requirements() -> list[str]:
+    requirements = []
+    for dist in ("pipelineml-core", "pipelineml-runners", "pipelineml-hooks"):
+        try:
+            requirements.append(f"{dist}=={importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:  # pragma: no cover - source checkout
+            continue
+    return requirements
+
+
+def _new_logged_model(name: str, run_id: str, logged: dict[str, Any]) -> str:
+    # Given only a run id (no active run), MLflow files the LoggedModel under the default
+    # experiment; create it in the run's own experiment, as it would for an active run.
+    client = mlflow.MlflowClient()
+    run = client.get_run(run_id)
+    params = {key: str(value) for key, value in (logged.pop("params", None) or {}).items()}
+    tags = {key: str(value) for key, value in (logged.pop("tags", None) or {}).items()}
+    model = mlflow.initialize_logged_model(
+        name=name,
+        source_run_id=run_id,
+        experiment_id=run.info.experiment_id,
+        params={**params, **run.data.params},
+        tags=tags or None,
+        model_type=logged.pop("model_type", None),
+    )
+    return str(model.model_id)
+
+
 def log_pipeline_model(
     pipeline: Pipeline,
     catalog: CatalogProtocol[Any, Any],
@@ -221,10 +249,16 @@ def log_pipeline_model(
     model = KedroPipelineModel(pipeline, catalog, input_name=input_name, **model_kwargs)
     name = logged.pop("name")
     signature = logged.pop("signature", "auto")
+    if not {"pip_requirements", "extra_pip_requirements", "conda_env"} & logged.keys():
+        # MLflow's requirement inference does not see namespace packages: name ours.
+        logged["extra_pip_requirements"] = _own_requirements()
     with tempfile.TemporaryDirectory(prefix="pipelineml-artifacts-") as folder:
         artifacts = model.extract_pipeline_artifacts(folder)
         if isinstance(signature, str) and signature == "auto":
             signature = infer_model_signature(model, catalog, artifacts)
+        run_id = logged.get("run_id")
+        if run_id is not None and logged.get("model_id") is None:
+            logged["model_id"] = _new_logged_model(name, run_id, logged)
         with code_by_value(model.pipeline) as by_value:
             if by_value:
                 logger.debug("Pickling %s by value into the model", by_value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import time
@@ -49,6 +50,13 @@ class _RunState:
     client: MlflowClient
     to_log: list[tuple[str, PipelineML]] = field(default_factory=list)
     not_logged: dict[str, str] = field(default_factory=dict)
+
+
+def _runner_label(runner: Any) -> str:
+    # KedroSession records str(runner): "<kedro.runner...SequentialRunner object at 0x..>".
+    text = str(runner)
+    match = re.fullmatch(r"<([\w.]+) object at 0x[0-9a-f]+>", text)
+    return match.group(1) if match else text
 
 
 def _kedro_command() -> str:
@@ -179,8 +187,8 @@ class MlflowHook:
             "kedro.command": _kedro_command(),
             "kedro.pipeline": ",".join(names),
             "kedro.session_id": str(run_params.get("run_id")),
-            "kedro.env": str(run_params.get("env") or self._env),
-            "kedro.runner": str(run_params.get("runner")),
+            "kedro.env": str(run_params.get("env") or self._env or "local (default)"),
+            "kedro.runner": _runner_label(run_params.get("runner")),
             "kedro.version": kedro_version,
         }
         if project_package:

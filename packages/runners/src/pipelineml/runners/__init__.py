@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from pipelineml.runners.copy_policy import CopyPolicy
 from pipelineml.runners.dask_runner import DaskRunner
-from pipelineml.runners.errors import CopyModeError, RunnerError, UnknownRunnerError
+from pipelineml.runners.errors import (
+    ClusterConnectionError,
+    CopyModeError,
+    RunnerError,
+    UnknownRunnerError,
+)
 from pipelineml.runners.registry import known_runners, register_runner, resolve_runner
 from pipelineml.runners.sequential_runner import SequentialRunner
 from pipelineml.runners.thread_runner import ThreadRunner
@@ -25,6 +30,7 @@ for _name, _factory in (
 del _name, _factory
 
 __all__ = [
+    "ClusterConnectionError",
     "CopyModeError",
     "CopyPolicy",
     "DaskRunner",

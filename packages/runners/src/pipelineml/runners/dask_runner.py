@@ -6,8 +6,11 @@ this module imports, and the class can be named and pickled, without them.
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import logging
 import os
+import threading
 import uuid
 import weakref
 from collections.abc import Mapping
@@ -73,6 +76,25 @@ def _shutdown(client: Any, cluster: Any) -> None:
             logger.debug("Error while closing %r", closable, exc_info=True)
 
 
+# Clients and clusters runners started, closed by close() or at interpreter exit. Closing
+# them when a runner is garbage-collected would run on whatever thread triggers the
+# collection, Dask's event-loop thread included, where a synchronous close deadlocks.
+_opened: dict[int, tuple[Any, Any]] = {}
+_opened_lock = threading.Lock()
+_opened_ids = itertools.count()
+
+
+def _close_opened() -> None:
+    with _opened_lock:
+        pairs = list(_opened.values())
+        _opened.clear()
+    for client, cluster in pairs:
+        _shutdown(client, cluster)
+
+
+atexit.register(_close_opened)
+
+
 def _is_persisted(dataset: Any) -> bool:
     # Kedro marks in-memory datasets with _EPHEMERAL (its runners read it the same way).
     return dataset is not None and not getattr(dataset, "_EPHEMERAL", False)
@@ -86,19 +108,23 @@ class DaskRunner(AbstractRunner):
     runner starts on first use, reuses for later runs and closes on ``close()``, on leaving
     ``with DaskRunner() as runner:``, or at interpreter exit.
 
-    Datasets persisted in the catalog are loaded and saved on the workers. Every other
-    dataset travels as a task result from worker to worker; only the pipeline's free
-    outputs come back to the client. Node and dataset hooks fire on the workers (from the
-    project's settings when the project is importable there, otherwise from pickled copies
-    of the client's hooks); pipeline hooks stay with the caller.
+    The whole run is submitted as one task graph, one task per node. Datasets persisted in
+    the catalog are loaded and saved on the workers; every other dataset travels as a task
+    result from worker to worker, and only the pipeline's free outputs come back to the
+    client. The scheduler frees intermediate results once their readers are done and can
+    recompute them if a worker dies. Node and dataset hooks fire on the workers: the
+    client's node/dataset hook objects are pickled to them, or, when one cannot be pickled,
+    the workers build them from the project's settings (the project must then be
+    importable there); pipeline hooks stay with the caller.
 
     The runner holds connection settings, not a live connection, so it pickles (MLflow
     stores a model's runner that way); a copy connects on first use.
 
     Example:
         ```python
-        with DaskRunner(cluster_kwargs={"n_workers": 2}) as runner:
-            runner.run(pipeline, catalog)
+        if __name__ == "__main__":  # LocalCluster workers re-import the main module
+            with DaskRunner(cluster_kwargs={"n_workers": 2}) as runner:
+                runner.run(pipeline, catalog)
         ```
         or ``DASK_SCHEDULER_ADDRESS=tcp://127.0.0.1:8786 kedro run
         --runner=pipelineml.runners.DaskRunner``.
@@ -146,7 +172,7 @@ class DaskRunner(AbstractRunner):
         self._client: Client | None = client
         self._owns_client = False
         self._cluster: Any = None
-        self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._opened_id: int | None = None
         self._plans: weakref.WeakKeyDictionary[Pipeline, Plan] = weakref.WeakKeyDictionary()
 
     # -------------------------------------------------------------- pickling
@@ -223,14 +249,19 @@ class DaskRunner(AbstractRunner):
             cluster = distributed.LocalCluster(**kwargs)
             client = distributed.Client(cluster, set_as_default=False)
         self._client, self._cluster, self._owns_client = client, cluster, True
-        self._finalizer = weakref.finalize(self, _shutdown, client, cluster)
+        with _opened_lock:
+            self._opened_id = next(_opened_ids)
+            _opened[self._opened_id] = (client, cluster)
         return client
 
     def close(self) -> None:
         """Close the client and the LocalCluster this runner started (not a given client)."""
-        if self._finalizer is not None:
-            self._finalizer()  # closes once, even if called again at exit
-            self._finalizer = None
+        if self._opened_id is not None:
+            with _opened_lock:
+                pair = _opened.pop(self._opened_id, None)
+            self._opened_id = None
+            if pair is not None:
+                _shutdown(*pair)
         if self._owns_client:
             self._client = None
             self._cluster = None
