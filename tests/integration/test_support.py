@@ -308,11 +308,26 @@ def served_model(mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch) -
         LogisticRegression,
     )
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
     model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
-    mlflow.set_experiment("support-serving")
-    with mlflow.start_run() as run:
-        mlflow.sklearn.log_model(model, name="model", pip_requirements=["scikit-learn"])
+    client = mlflow.MlflowClient(mlflow_server.uri)
+    # An explicit experiment id, not mlflow.set_experiment(): that one exports
+    # MLFLOW_EXPERIMENT_ID for every later test and subprocess of the session.
+    experiment = client.get_experiment_by_name("support-serving")
+    experiment_id = (
+        experiment.experiment_id
+        if experiment is not None
+        else client.create_experiment("support-serving")
+    )
+    # Another test may have set this process's global tracking URI (which wins over the
+    # environment): point it at the server for the block, then put everything back.
+    previous = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None  # type: ignore[no-untyped-call]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    try:
+        with mlflow.start_run(experiment_id=experiment_id) as run:
+            mlflow.sklearn.log_model(model, name="model", pip_requirements=["scikit-learn"])
+    finally:
+        mlflow.set_tracking_uri(previous)  # type: ignore[arg-type]
     return f"runs:/{run.info.run_id}/model"
 
 

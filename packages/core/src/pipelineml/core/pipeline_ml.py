@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from kedro.pipeline import Pipeline
 
 from pipelineml.core import _validation
 from pipelineml.core._kwargs import normalise_kpm_kwargs, normalise_log_model_kwargs
-from pipelineml.core._warnings import warn_user
+from pipelineml.core._warnings import called_by_kedro_runner, warn_user
 from pipelineml.core.errors import PipelineMLError, PipelineMLWarning
 
 if TYPE_CHECKING:
@@ -172,7 +172,15 @@ class PipelineML(Pipeline):
     def _derive(self, training: Pipeline, context: str) -> PipelineML:
         # The class is built without running __init__'s normalisation twice: the kwargs
         # are already normalised and only the training nodes changed.
-        _validation.validate(training, self._inference, self._input_name, context)
+        try:
+            _validation.validate(training, self._inference, self._input_name, context)
+        except PipelineMLError:
+            if called_by_kedro_runner():
+                # Kedro is computing its resume hint for a failed node: raising here would
+                # replace that node's exception. Node names are all it needs, so a plain
+                # Pipeline (typed as what every other caller gets) is enough.
+                return cast("PipelineML", training)
+            raise
         derived = PipelineML.__new__(PipelineML)
         Pipeline.__init__(derived, training.nodes)
         derived._training = Pipeline(derived.nodes)

@@ -60,22 +60,28 @@ class MlflowConfig:
     long_params_strategy: LongParamsStrategy = "fail"
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def resolved_tracking_uri(self, project_path: Path | str) -> str:
-        """mlflow.yml first, then ``MLFLOW_TRACKING_URI``, then ``<project>/mlflow.db``."""
+    def resolved_tracking_uri(
+        self, project_path: Path | str, environ: Mapping[str, str | None] | None = None
+    ) -> str:
+        """mlflow.yml first, then ``MLFLOW_TRACKING_URI``, then ``<project>/mlflow.db``.
+
+        Args:
+            project_path: The Kedro project's root.
+            environ: The user's environment (``os.environ`` by default).
+        """
         if self.tracking_uri:
             return self.tracking_uri
-        from_env = os.environ.get("MLFLOW_TRACKING_URI")
+        from_env = (os.environ if environ is None else environ).get("MLFLOW_TRACKING_URI")
         if from_env:
             return from_env
         return f"sqlite:///{Path(project_path).resolve().as_posix()}/mlflow.db"
 
-    def resolved_registry_uri(self, project_path: Path | str) -> str:
+    def resolved_registry_uri(
+        self, project_path: Path | str, environ: Mapping[str, str | None] | None = None
+    ) -> str:
         """mlflow.yml first, then ``MLFLOW_REGISTRY_URI``, then the tracking URI."""
-        return (
-            self.registry_uri
-            or os.environ.get("MLFLOW_REGISTRY_URI")
-            or self.resolved_tracking_uri(project_path)
-        )
+        from_env = (os.environ if environ is None else environ).get("MLFLOW_REGISTRY_URI")
+        return self.registry_uri or from_env or self.resolved_tracking_uri(project_path, environ)
 
 
 def _check_keys(section: Mapping[str, Any], defaults: Mapping[str, Any], path: str) -> None:
@@ -136,13 +142,17 @@ def parse_config(raw: Mapping[str, Any] | None) -> MlflowConfig:
     """
     raw = dict(raw or {})
     _check_keys(raw, DEFAULT_CONFIG, "")
-    pipelines = _get(raw, "tracking.disable_tracking.pipelines") or []
-    if isinstance(pipelines, str) or not all(isinstance(p, str) for p in pipelines):
+    pipelines = _get(raw, "tracking.disable_tracking.pipelines")
+    if pipelines is None:
+        pipelines = []
+    if not isinstance(pipelines, list | tuple) or not all(isinstance(p, str) for p in pipelines):
         raise MlflowConfigError(
             "'tracking.disable_tracking.pipelines' in mlflow.yml must be a list of pipeline "
             f"names, got {pipelines!r}."
         )
-    strategy = _get(raw, "tracking.params.long_params_strategy") or "fail"
+    strategy = _get(raw, "tracking.params.long_params_strategy")
+    if strategy is None:
+        strategy = "fail"
     if strategy not in LONG_PARAMS_STRATEGIES:
         raise MlflowConfigError(
             f"'tracking.params.long_params_strategy' in mlflow.yml is {strategy!r}; accepted "

@@ -92,7 +92,8 @@ class KedroPipelineModel(PythonModel):
             runner: A runner instance or a registered name; our ``SequentialRunner`` by
                 default.
             copy_mode: ``assign``/``copy``/``deepcopy``, a dict of per-dataset rules, or a
-                ``CopyPolicy``, for the data handed between nodes.
+                ``CopyPolicy``, for the data handed between nodes. Datasets no rule names
+                are assigned (a policy without a default gets ``default="assign"``).
 
         Raises:
             KedroPipelineModelError: Naming the dataset at fault: more than one inference
@@ -132,7 +133,12 @@ class KedroPipelineModel(PythonModel):
             )
         try:
             described = describe_artifacts(catalog, inference, input_name)
-            self._policy = CopyPolicy.from_spec(copy_mode)
+            policy = CopyPolicy.from_spec(copy_mode)
+            if policy.default is None:
+                # A model must never copy its artifacts per call unless told to: datasets
+                # no rule names are assigned, not left to Kedro's (deep-copying) inference.
+                policy = CopyPolicy(policy.rules, default="assign")
+            self._policy = policy
             self._runner = resolve_runner(runner)
         except (PipelineMLError, RunnerError) as exc:
             raise KedroPipelineModelError(str(exc)) from exc

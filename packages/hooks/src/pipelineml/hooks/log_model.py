@@ -7,6 +7,7 @@ import importlib.metadata
 import logging
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -241,6 +242,8 @@ def log_pipeline_model(
     if isinstance(pipeline, PipelineML):
         model_kwargs.update(pipeline.kpm_kwargs)
         logged.update(pipeline.log_model_kwargs)
+        if {"name", "artifact_path"} & log_model_kwargs.keys():
+            logged.pop("name", None)  # the call names the model; the default yields
     model_kwargs.update(kpm_kwargs or {})
     try:
         logged = normalise_log_model_kwargs({**logged, **log_model_kwargs})
@@ -259,9 +262,13 @@ def log_pipeline_model(
         run_id = logged.get("run_id")
         if run_id is not None and logged.get("model_id") is None:
             logged["model_id"] = _new_logged_model(name, run_id, logged)
-        with code_by_value(model.pipeline) as by_value:
+        with code_by_value(model.pipeline) as by_value, warnings.catch_warnings():
             if by_value:
                 logger.debug("Pickling %s by value into the model", by_value)
+            # The signature already describes the input; MLflow's nag for an example is noise.
+            warnings.filterwarnings(
+                "ignore", message=r".*input example was not provided", category=UserWarning
+            )
             info: ModelInfo = Model.log(
                 artifact_path=None,
                 name=name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import threading
@@ -35,6 +36,37 @@ logger = logging.getLogger(__name__)
 
 TAG_NOT_LOGGED = "pipelineml.model_not_logged"
 TAG_MODEL_URI = "pipelineml.model_uri"
+
+# mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI (and the registry likewise),
+# so a value found there later may be the one a previous run set, not the user's. The
+# user's values are kept from before the first export.
+_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+_user_environ: dict[str, str | None] = {}
+_exported_environ: dict[str, str | None] = {}
+
+
+def _user_uri_environ() -> dict[str, str | None]:
+    """The URI variables as the user set them, not as an earlier run exported them."""
+    environ: dict[str, str | None] = {}
+    for variable in _URI_VARIABLES:
+        current = os.environ.get(variable)
+        if variable in _exported_environ and current == _exported_environ[variable]:
+            environ[variable] = _user_environ.get(variable)
+        else:
+            environ[variable] = current
+    return environ
+
+
+def _export_uris(tracking_uri: str, registry_uri: str) -> None:
+    for variable in _URI_VARIABLES:
+        current = os.environ.get(variable)
+        if variable not in _exported_environ or current != _exported_environ[variable]:
+            _user_environ[variable] = current
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(registry_uri)
+    for variable in _URI_VARIABLES:
+        _exported_environ[variable] = os.environ.get(variable)
+
 
 # Several MlflowHook instances may be registered (the entry point's and one in
 # settings.py); the first to see a session owns it and the others stay silent.
@@ -146,16 +178,25 @@ class MlflowHook:
             self._release(session_id)
             return
         project_path = Path(run_params.get("project_path") or self._project_path or Path.cwd())
-        tracking_uri = config.resolved_tracking_uri(project_path)
-        registry_uri = config.resolved_registry_uri(project_path)
         active = mlflow.active_run()
         reuse = active is not None and not config.nested
-        if reuse:
-            # An orchestrator's run: log into it, on the server it was opened on.
+        if active is not None:
+            # An orchestrator's run lives where it was opened: log into it (or under it,
+            # with tracking.run.nested) on that server, whatever mlflow.yml says.
             tracking_uri = mlflow.get_tracking_uri()
+            registry_uri = mlflow.get_registry_uri()
+            if config.tracking_uri and config.tracking_uri != tracking_uri:
+                logger.warning(
+                    "An MLflow run is already active on %s; logging there, not to the "
+                    "tracking_uri %s of mlflow.yml",
+                    tracking_uri,
+                    config.tracking_uri,
+                )
         else:
-            mlflow.set_tracking_uri(tracking_uri)
-            mlflow.set_registry_uri(registry_uri)
+            environ = _user_uri_environ()
+            tracking_uri = config.resolved_tracking_uri(project_path, environ)
+            registry_uri = config.resolved_registry_uri(project_path, environ)
+            _export_uris(tracking_uri, registry_uri)
         client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
         tags = self._tags(run_params, names)
         if reuse:
@@ -233,13 +274,12 @@ class MlflowHook:
         )
 
     def _find_models(self, state: _RunState, pipeline: Pipeline, names: list[str]) -> None:
-        if isinstance(pipeline, PipelineML):
-            # Kedro kept the requested PipelineML through its filters: it is what runs.
-            state.to_log.append((",".join(names), pipeline))
-            return
+        # A model is logged only when every training node of a requested PipelineML ran:
+        # a filtered run (--nodes, --from-nodes...) would log artifacts it did not fit.
         from kedro.framework.project import pipelines
 
         ran = set(pipeline.nodes)
+        requested = False
         for name in names:
             try:
                 registered = pipelines[name]
@@ -247,6 +287,7 @@ class MlflowHook:
                 continue
             if not isinstance(registered, PipelineML):
                 continue
+            requested = True
             missing = sorted(node.name for node in registered.nodes if node not in ran)
             if missing:
                 state.not_logged[name] = (
@@ -255,6 +296,9 @@ class MlflowHook:
                 )
             else:
                 state.to_log.append((name, registered))
+        if not requested and isinstance(pipeline, PipelineML):
+            # A PipelineML run outside the project's registry (a session built by hand).
+            state.to_log.append((",".join(names), pipeline))
 
     # --------------------------------------------------------------- run end
     @hook_impl

@@ -1,0 +1,194 @@
+"""The logged model loads, predicts and serves in a venv without the Kedro project installed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from tests._support.servers import ModelServer, start_model_server, stop_model_server
+from tests.integration._trained import (
+    STRICT_THRESHOLD,
+    TrainedModel,
+    assert_same_predictions,
+    clean_env,
+    invoke,
+    served_predictions,
+    split_payload,
+    subprocess_environ,
+    tracking,
+)
+
+pytestmark = pytest.mark.slow
+
+SCRIPT_TIMEOUT = 300
+
+# Run by the venv's python, from a folder outside the project, without PYTHONPATH.
+PREDICT_SCRIPT = """\
+import importlib.util
+import json
+import sys
+
+import mlflow
+import pandas as pd
+import pipelineml.hooks
+
+model_uri, sample_csv, dst_path, output, package = sys.argv[1:6]
+model = mlflow.pyfunc.load_model(model_uri, dst_path=dst_path)
+sample = pd.read_csv(sample_csv)
+result = {
+    "default": model.predict(sample).to_dict(orient="list"),
+    "strict": model.predict(sample, params={"threshold": float(sys.argv[6])}).to_dict(
+        orient="list"
+    ),
+    "project_found": importlib.util.find_spec(package) is not None,
+    "prefix": sys.prefix,
+    "pipelineml_hooks": pipelineml.hooks.__file__,
+}
+with open(output, "w", encoding="utf-8") as stream:
+    json.dump(result, stream)
+"""
+
+
+def run_in_venv(
+    python: Path, args: list[str], cwd: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python args...`` from ``cwd`` with the venv's clean environment."""
+    return subprocess.run(
+        [os.fspath(python), *args],
+        cwd=cwd,
+        env=clean_env(python, extra_env),
+        capture_output=True,
+        text=True,
+        timeout=SCRIPT_TIMEOUT,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def venv_predictions(
+    trained_model: TrainedModel, pipelineml_venv: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """What PREDICT_SCRIPT reports after loading the model in the venv."""
+    workdir = tmp_path_factory.mktemp("outside-the-project")
+    script = workdir / "predict.py"
+    script.write_text(PREDICT_SCRIPT, encoding="utf-8")
+    sample_csv = workdir / "sample.csv"
+    trained_model.sample.to_csv(sample_csv, index=False)
+    output = workdir / "predictions.json"
+    (workdir / "model").mkdir()
+
+    result = run_in_venv(
+        pipelineml_venv,
+        [
+            os.fspath(script),
+            trained_model.model_uri,
+            os.fspath(sample_csv),
+            os.fspath(workdir / "model"),
+            os.fspath(output),
+            trained_model.package_name,
+            str(STRICT_THRESHOLD),
+        ],
+        cwd=workdir,
+        extra_env={"MLFLOW_TRACKING_URI": trained_model.tracking_uri},
+    )
+
+    assert result.returncode == 0, result.stderr[-8000:]
+    report: dict[str, Any] = json.loads(output.read_text(encoding="utf-8"))
+    return report
+
+
+@pytest.fixture(scope="module")
+def venv_model_server(
+    trained_model: TrainedModel, pipelineml_venv: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ModelServer]:
+    """`<venv>/bin/python -m mlflow models serve` of the model (the venv's bin first on PATH)."""
+    with subprocess_environ():
+        server = start_model_server(
+            trained_model.model_uri,
+            tmp_path_factory.mktemp("venv-model-server"),
+            tracking_uri=trained_model.tracking_uri,
+            python=pipelineml_venv,
+        )
+    try:
+        yield server
+    finally:
+        stop_model_server(server)
+
+
+def test_model_requirements_name_pipelineml_and_not_the_project(
+    trained_model: TrainedModel, tmp_path: Path
+) -> None:
+    """requirements.txt pins the three pipelineml packages and the nodes' libraries only."""
+    import mlflow
+
+    with tracking(trained_model.tracking_uri):
+        model_dir = mlflow.artifacts.download_artifacts(
+            artifact_uri=trained_model.model_uri, dst_path=os.fspath(tmp_path)
+        )
+    lines = (Path(model_dir) / "requirements.txt").read_text(encoding="utf-8").split()
+    pinned = dict(line.split("==", 1) for line in lines if "==" in line)
+
+    for dist in ("pipelineml-core", "pipelineml-runners", "pipelineml-hooks"):
+        assert pinned.get(dist) == version(dist), lines
+    assert {"mlflow", "cloudpickle", "pandas", "scikit-learn", "kedro-datasets"} <= set(pinned)
+    assert not [line for line in lines if trained_model.package_name in line.replace("-", "_")]
+
+
+def test_project_package_is_not_importable_in_the_venv(
+    trained_model: TrainedModel, pipelineml_venv: Path, tmp_path: Path
+) -> None:
+    """`import <project package>` fails in the venv, and works once its src is on the path."""
+    statement = f"import {trained_model.package_name}"
+
+    missing = run_in_venv(pipelineml_venv, ["-c", statement], cwd=tmp_path)
+    # The control: the same name imports when the project's source is reachable.
+    found = run_in_venv(
+        pipelineml_venv,
+        ["-c", statement],
+        cwd=tmp_path,
+        extra_env={"PYTHONPATH": os.fspath(trained_model.root / "src")},
+    )
+
+    assert missing.returncode != 0
+    assert f"No module named '{trained_model.package_name}'" in missing.stderr
+    assert found.returncode == 0, found.stderr
+
+
+def test_venv_has_pipelineml_installed_not_linked_to_the_repository(
+    venv_predictions: dict[str, Any], pipelineml_venv: Path
+) -> None:
+    """The script ran in the venv, with pipelineml.hooks from its site-packages."""
+    venv = pipelineml_venv.parent.parent
+
+    assert Path(venv_predictions["prefix"]) == venv
+    assert Path(venv_predictions["pipelineml_hooks"]).is_relative_to(venv)
+    assert venv_predictions["project_found"] is False
+
+
+def test_model_predicts_like_the_nodes_without_the_project(
+    trained_model: TrainedModel, venv_predictions: dict[str, Any]
+) -> None:
+    """load_model(...).predict in the venv equals the node's predictions, at both thresholds."""
+    assert_same_predictions(pd.DataFrame(venv_predictions["default"]), trained_model.expected())
+    assert_same_predictions(
+        pd.DataFrame(venv_predictions["strict"]), trained_model.expected(STRICT_THRESHOLD)
+    )
+
+
+def test_model_serves_from_the_venv(
+    trained_model: TrainedModel, venv_model_server: ModelServer
+) -> None:
+    """The venv's `mlflow models serve` answers the node's predictions over HTTP."""
+    body = {**split_payload(trained_model.sample), "params": {"threshold": STRICT_THRESHOLD}}
+
+    response = invoke(venv_model_server.url, body)
+
+    assert_same_predictions(served_predictions(response), trained_model.expected(STRICT_THRESHOLD))
