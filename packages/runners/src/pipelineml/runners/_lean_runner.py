@@ -126,7 +126,7 @@ class LeanRunner(AbstractRunner):
                 via.add(name)
             elif name in plan.output_set:
                 # Free outputs are returned as catalog datasets, as Kedro's runners do.
-                sink = RuntimeMemoryDataset(copy_mode=self._copy_policy.mode_for(name))
+                sink = RuntimeMemoryDataset.empty(self._copy_policy.mode_for(name))
                 catalog[name] = sink
                 sinks[name] = sink
                 via.add(name)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from kedro.io import MemoryDataset
 
-from pipelineml.runners._copying import COPIERS, copy_inferred
+from pipelineml.runners._copying import COPIERS, CopyMode, copy_inferred
 
 
 class RuntimeMemoryDataset(MemoryDataset):
@@ -24,6 +25,19 @@ class RuntimeMemoryDataset(MemoryDataset):
             return super().load()  # raises Kedro's own "not saved yet" error
         return copy_inferred(self._data)
 
+    @classmethod
+    def empty(cls, copy_mode: CopyMode | None) -> RuntimeMemoryDataset:
+        """A new empty dataset, without re-running Kedro's constructor wrappers.
+
+        Kedro wraps every dataset constructor to record its arguments with
+        ``inspect.getcallargs``, which costs more than an in-memory run of a small pipeline;
+        runners create these for every catalog they see, so they copy a prototype.
+        """
+        prototype = _PROTOTYPES.get(copy_mode)
+        if prototype is None:
+            prototype = _PROTOTYPES[copy_mode] = cls(copy_mode=copy_mode)
+        return copy.copy(prototype)
+
     def save(self, data: Any) -> None:
         self.put(data)
 
@@ -35,3 +49,7 @@ class RuntimeMemoryDataset(MemoryDataset):
         """
         mode = self._copy_mode
         self._data = copy_inferred(data) if mode is None else COPIERS[mode](data)
+
+
+# Never written to: empty() hands out shallow copies.
+_PROTOTYPES: dict[CopyMode | None, RuntimeMemoryDataset] = {}

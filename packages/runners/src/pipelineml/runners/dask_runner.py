@@ -330,7 +330,7 @@ class DaskRunner(AbstractRunner):
         outputs = self._submit_and_wait(plan, persisted, sources, hook_manager, run_id)
         for name, data in outputs.items():
             if name not in catalog:
-                catalog[name] = RuntimeMemoryDataset(copy_mode=self._copy_policy.mode_for(name))
+                catalog[name] = RuntimeMemoryDataset.empty(self._copy_policy.mode_for(name))
             catalog.save(name, data)
         return {name: catalog[name] for name in plan.outputs}
 
