@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import logging
+import site
 import sys
+import sysconfig
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mlflow
@@ -130,6 +133,27 @@ def infer_model_signature(
     return infer_signature(model_input=sample, model_output=output, params=params)
 
 
+def _site_directories() -> tuple[Path, ...]:
+    paths = {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
+    paths.update(site.getsitepackages())
+    return tuple(Path(p).resolve() for p in paths)
+
+
+def _is_installed(module: Any) -> bool:
+    """Whether a top-level module lives in site-packages (a dependency, not project code).
+
+    Decided from where its files are: importlib.metadata.packages_distributions() would
+    tell too, but scanning every installed distribution costs about half a second.
+    """
+    locations = [getattr(module, "__file__", None), *list(getattr(module, "__path__", []))]
+    sites = _site_directories()
+    for location in filter(None, locations):
+        path = Path(location).resolve()
+        if any(path.is_relative_to(site_dir) for site_dir in sites):
+            return True
+    return False
+
+
 def _node_modules(pipeline: Pipeline) -> set[str]:
     tops = set()
     for node in pipeline.nodes:
@@ -152,16 +176,15 @@ def code_by_value(pipeline: Pipeline) -> Iterator[list[str]]:
     import cloudpickle
 
     project_package = package_name()
-    installed = importlib.metadata.packages_distributions()
     already = set(cloudpickle.list_registry_pickle_by_value())
     chosen = []
     for top in sorted(_node_modules(pipeline) | ({project_package} if project_package else set())):
         if top in sys.stdlib_module_names or top in {"__main__", "builtins"} or top in already:
             continue
-        if top != project_package and top in installed:
-            continue
         module = sys.modules.get(top)
         if module is None:
+            continue
+        if top != project_package and _is_installed(module):
             continue
         cloudpickle.register_pickle_by_value(module)
         chosen.append(top)

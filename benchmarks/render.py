@@ -1,0 +1,349 @@
+"""Render ``benchmarks/results/latest.json`` into ``docs/benchmarks.md``.
+
+Only the text between the marker lines is replaced; the rest of the page belongs to the
+docs. ``python benchmarks/render.py [results.json] [page.md]`` re-renders without
+re-measuring.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from _common import BENCH_DIR, ROOT
+
+START = "<!-- BENCHMARK RESULTS START -->"
+END = "<!-- BENCHMARK RESULTS END -->"
+INTRO = """# Benchmarks
+
+How pipelineml compares with Kedro's own runners and with kedro-mlflow 2.0.3 on the example
+project's model. The figures below are produced by `nox -s bench` (see `benchmarks/README.md`
+for what each figure measures and how); each is a ratio measured side by side in one
+invocation, so it stays meaningful on a busy machine even when absolute times move.
+
+"""
+
+OURS, PEER = "ours", "kedro-mlflow"
+
+
+# ---------------------------------------------------------------------------- formatting
+def duration(seconds: float | None) -> str:
+    """Seconds in the unit that reads best."""
+    if seconds is None:
+        return "n/a"
+    magnitude = abs(seconds)
+    if magnitude < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    if magnitude < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def spread(stat: dict[str, Any], fmt: Callable[[float | None], str] = duration) -> str:
+    """``median [min, max]``."""
+    return f"{fmt(stat['median'])} [{fmt(stat['min'])}, {fmt(stat['max'])}]"
+
+
+def number(value: float | None, digits: int = 1) -> str:
+    """A plain number, or n/a."""
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def times(value: float | None, digits: int = 2) -> str:
+    """A ratio, as ``1.23x``."""
+    return "n/a" if value is None else f"{value:.{digits}f}x"
+
+
+def yes(met: bool) -> str:
+    """The met column."""
+    return "**yes**" if met else "**no**"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- figures
+def _runner_overhead(fig: dict[str, Any]) -> tuple[str, str]:
+    rows = [
+        [
+            row["pipeline"],
+            f"`{row['catalog']}`",
+            f"`{row['runner']}`" + (" (extra)" if row.get("extra") else ""),
+            spread(row["kedro"]),
+            spread(row["ours"]),
+            times(row["ratio"], 1),
+            f">= {row['target']:g}x",
+            yes(row["met"]),
+        ]
+        for row in fig["rows"]
+    ]
+    body = table(
+        ["Pipeline", "Catalog", "Runner", "Kedro", "Ours", "Speed-up", "Target", "Met"], rows
+    )
+    scored = [row for row in fig["rows"] if not row.get("extra")]
+    worst = min(scored, key=lambda row: row["ratio"] or 0)
+    summary = (
+        f"lowest speed-up {times(worst['ratio'], 1)} ({worst['pipeline']}, "
+        f"`{worst['catalog']}`, {worst['runner']})"
+    )
+    return body, summary
+
+
+def _predict(fig: dict[str, Any]) -> tuple[str, str]:
+    rows = [
+        [
+            row["rows"],
+            row["call"],
+            spread(row["direct"][OURS]),
+            spread(row["time"][OURS]),
+            spread(row["time"][PEER]),
+            spread(row["overhead"][OURS]),
+            spread(row["overhead"][PEER]),
+            spread(row["mlflow_layer"][OURS]) if row.get("mlflow_layer") else "-",
+            times(row["ratio"], 3),
+            row["target"],
+            yes(row["met"]),
+        ]
+        for row in fig["rows"]
+    ]
+    body = table(
+        [
+            "Rows",
+            "Call",
+            "Direct calls",
+            "Ours",
+            "kedro-mlflow",
+            "Ours: overhead",
+            "kedro-mlflow: overhead",
+            "Ours: of which MLflow's pyfunc layer",
+            "Overhead ratio",
+            "Target",
+            "Met",
+        ],
+        rows,
+    )
+    one = next(r for r in fig["rows"] if r["rows"] == "1" and r["call"] == "unwrapped")
+    summary = (
+        f"1 row, unwrapped: overhead {duration(one['overhead'][OURS]['median'])} vs "
+        f"{duration(one['overhead'][PEER]['median'])} ({times(one['ratio'], 3)}); "
+        + ", ".join(f"{r['rows']}/{r['call']} {times(r['ratio'], 3)}" for r in fig["rows"][1:])
+    )
+    return body, summary
+
+
+def _load_model(fig: dict[str, Any]) -> tuple[str, str]:
+    body = table(
+        ["", "load_model", "import mlflow.pyfunc (not in the figure)"],
+        [
+            [name, spread(fig["load_model"][name]), spread(fig["import_mlflow"][name])]
+            for name in (OURS, PEER)
+        ],
+    )
+    body += f"\n\nRatio ours / kedro-mlflow: **{times(fig['ratio'])}** (target <= 1x)."
+    summary = (
+        f"{duration(fig['load_model'][OURS]['median'])} vs "
+        f"{duration(fig['load_model'][PEER]['median'])} ({times(fig['ratio'])})"
+    )
+    return body, summary
+
+
+def _serving(fig: dict[str, Any]) -> tuple[str, str]:
+    rows = []
+    for row in fig["rows"]:
+        for name in (OURS, PEER):
+            side = row[name]
+            rows.append(
+                [
+                    str(row["concurrency"]),
+                    str(row["rows"]),
+                    name,
+                    spread(side["requests_per_s"], lambda v: number(v, 1)),
+                    number(side["p50_ms"], 2),
+                    number(side["p99_ms"], 2),
+                    str(side["requests"]),
+                    str(side["errors"]),
+                    times(row["ratio"]) if name == OURS else "",
+                    yes(row["met"]) if name == OURS else "",
+                ]
+            )
+    body = table(
+        [
+            "Concurrency",
+            "Rows/request",
+            "Server",
+            "Requests/s",
+            "p50 ms",
+            "p99 ms",
+            "Requests",
+            "Errors",
+            "Throughput ratio",
+            "Met",
+        ],
+        rows,
+    )
+    errors = sum(row[OURS]["errors"] for row in fig["rows"])
+    summary = (
+        "throughput ratio "
+        + ", ".join(
+            f"c{row['concurrency']}/{row['rows']} rows {times(row['ratio'])}" for row in fig["rows"]
+        )
+        + f"; {errors} errors"
+    )
+    return body, summary
+
+
+def _training(fig: dict[str, Any]) -> tuple[str, str]:
+    rows = []
+    for name, stat in fig["wall"].items():
+        overhead = fig["hook_overhead"].get(name)
+        rows.append(
+            [
+                name,
+                spread(stat),
+                duration(overhead["median"]) if overhead else "(baseline)",
+                spread(fig["cpu"][name]),
+                duration(fig["warmup"].get(name)),
+            ]
+        )
+    body = table(
+        ["Project", "Wall time", "Hook overhead (wall)", "CPU time", "First run (warm-up)"], rows
+    )
+    body += (
+        f"\n\nRatio ours / kedro-mlflow: **{times(fig['ratio'])}** of wall time (target <= 1x); "
+        f"{times(fig['cpu_ratio'])} of CPU time."
+    )
+    summary = (
+        f"{duration(fig['wall'][OURS]['median'])} vs {duration(fig['wall'][PEER]['median'])} "
+        f"({times(fig['ratio'])}); hook overhead "
+        f"{duration(fig['hook_overhead'][OURS]['median'])} vs "
+        f"{duration(fig['hook_overhead'][PEER]['median'])}"
+    )
+    return body, summary
+
+
+def _dask(fig: dict[str, Any]) -> tuple[str, str]:
+    par, chain = fig["parallel"], fig["chain50"]
+    body = table(
+        ["Workload", "SequentialRunner", "DaskRunner", "Result", "Target", "Met"],
+        [
+            [
+                "8 independent ~0.5 s nodes",
+                spread(par["sequential"]),
+                spread(par["dask"]),
+                f"{times(par['ratio'])} of sequential",
+                f"<= {par['target']:g}x",
+                yes(par["met"]),
+            ],
+            [
+                "50-node identity chain, per run",
+                spread(chain["sequential"]),
+                spread(chain["dask"]),
+                f"{spread(chain['overhead_per_node'])} per node",
+                "reported",
+                "",
+            ],
+        ],
+    )
+    inside = par["node_seconds_inside"]
+    body += (
+        f"\n\nNode run time measured inside the nodes: {spread(inside['sequential'])} in the "
+        f"sequential runs, {spread(inside['dask'])} on the Dask workers. A Dask run with "
+        f"perfect scheduling would take (sum of its node times) / 2 = "
+        f"{spread(par['dask_ideal'])}; the measured runs took "
+        f"{spread(par['dask_minus_ideal'])} more than that. Counted in each run's own mean "
+        f"node time, sequential runs took {spread(par['wall_in_node_times']['sequential'], number)} "
+        f"nodes and Dask runs {spread(par['wall_in_node_times']['dask'], number)}: a "
+        f"load-normalized ratio of {times(par['load_normalized_ratio'])} (a diagnostic; the "
+        "target applies to the wall-time ratio)."
+    )
+    summary = (
+        f"{times(par['ratio'])} of sequential; "
+        f"{duration(chain['overhead_per_node']['median'])} overhead per node"
+    )
+    return body, summary
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
+    "runner_overhead": _runner_overhead,
+    "predict": _predict,
+    "load_model": _load_model,
+    "serving": _serving,
+    "training": _training,
+    "dask": _dask,
+}
+
+
+def render(results: dict[str, Any]) -> str:
+    """The Markdown that goes between the markers."""
+    machine, versions = results["machine"], results["versions"]
+    ours_v, peer_v = versions["ours"], versions["peer"]
+    sections: list[str] = []
+    summary_rows: list[list[str]] = []
+    for fig in results["figures"]:
+        heading = f"### {fig['number']}. {fig.get('title', fig['id'])}"
+        if "error" in fig:
+            sections.append(f"{heading}\n\nThis figure failed to run:\n\n```\n{fig['error']}\n```")
+            summary_rows.append([str(fig["number"]), fig["id"], "", "failed to run", yes(False)])
+            continue
+        body, summary = RENDERERS[fig["id"]](fig)
+        load = fig.get("load_average", {})
+        sections.append(
+            f"{heading}\n\nTarget: {fig['target']}. Met: {yes(fig['met'])}.\n\n"
+            f"{body}\n\n*How:* {fig['method']} Load average (1, 5, 15 min) before "
+            f"{load.get('before')}, after {load.get('after')}."
+        )
+        summary_rows.append(
+            [str(fig["number"]), fig["title"], fig["target"], summary, yes(fig["met"])]
+        )
+    settings = ", ".join(f"`{k}={v}`" for k, v in results["settings"].items()) or "defaults"
+    header = [
+        f"Measured {results['date']} on {machine['cpu_model']} ({machine['cores']} cores), "
+        f"{machine['platform']}; load average before {machine['load_before']}, after "
+        f"{machine['load_after']} (other work was running: ratios are measured side by "
+        f"side, absolute times move with the load). `nox -s bench` took "
+        f"{results['wall_seconds'] / 60:.1f} min of measuring; settings: {settings}.",
+        "",
+        f"Versions: Python {versions['python']}, Kedro {ours_v['kedro']}, MLflow "
+        f"{ours_v['mlflow']}, distributed {ours_v['distributed']}, scikit-learn "
+        f"{ours_v['scikit-learn']}, pandas {ours_v['pandas']}, kedro-mlflow "
+        f"{peer_v['kedro-mlflow']}, pipelineml (core/runners/hooks) "
+        f"{ours_v['pipelineml-core']}/{ours_v['pipelineml-runners']}/"
+        f"{ours_v['pipelineml-hooks']}. The kedro-mlflow environment pins the same Kedro, "
+        "MLflow, scikit-learn, pandas and serving stack as ours.",
+        "",
+        "## Summary",
+        "",
+        table(["#", "Figure", "Target", "Measured", "Met"], summary_rows),
+        "",
+        "## Figures",
+        "",
+        "Times are `median [min, max]` over the samples described under each table.",
+        "",
+    ]
+    return "\n".join(header) + "\n" + "\n\n".join(sections) + "\n"
+
+
+def render_file(results_path: Path, page: Path) -> None:
+    """Replace the marked block of ``page`` (created with an intro if missing)."""
+    results = json.loads(results_path.read_text(encoding="utf-8"))
+    block = f"{START}\n\n{render(results)}\n{END}"
+    text = page.read_text(encoding="utf-8") if page.exists() else f"{INTRO}{START}\n{END}\n"
+    if START not in text or END not in text:
+        text = text.rstrip("\n") + f"\n\n{START}\n{END}\n"
+    before, rest = text.split(START, 1)
+    _, after = rest.split(END, 1)
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(before + block + after, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else BENCH_DIR / "results" / "latest.json"
+    target = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "docs" / "benchmarks.md"
+    render_file(source, target)
