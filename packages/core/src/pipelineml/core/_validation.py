@@ -47,22 +47,16 @@ def infer_input_name(training: Pipeline, inference: Pipeline) -> str:
     )
 
 
-def validate(
-    training: Pipeline,
-    inference: Pipeline,
-    input_name: str,
-    context: str = "",
-) -> None:
-    """Check the rules of a PipelineML, raising on the first one broken.
+def check_inference(inference: Pipeline, input_name: str, context: str = "") -> None:
+    """Rules 1 and 2: one inference output, and ``input_name`` among its inputs.
 
     Args:
-        training: The training pipeline (only its nodes matter).
         inference: The inference pipeline.
         input_name: The inference input that receives the data to score.
-        context: Prefix for the message, e.g. the filter that produced ``training``.
+        context: Prefix for the message, e.g. the filter or the class checking.
 
     Raises:
-        PipelineMLError: Naming the datasets at fault and what would be accepted.
+        PipelineMLError: Naming the outputs or inputs at fault.
     """
     prefix = f"{context}: " if context else ""
     if not isinstance(input_name, str):
@@ -86,10 +80,30 @@ def validate(
             f"Its inputs are {sorted_names(inputs)}; input_name must be one of them."
         )
 
+
+def validate(
+    training: Pipeline,
+    inference: Pipeline,
+    input_name: str,
+    context: str = "",
+) -> None:
+    """Check the rules of a PipelineML, raising on the first one broken.
+
+    Args:
+        training: The training pipeline (only its nodes matter).
+        inference: The inference pipeline.
+        input_name: The inference input that receives the data to score.
+        context: Prefix for the message, e.g. the filter that produced ``training``.
+
+    Raises:
+        PipelineMLError: Naming the datasets at fault and what would be accepted.
+    """
+    check_inference(inference, input_name, context)
+    prefix = f"{context}: " if context else ""
     known = _training_names(training)
     free = sorted_names(
         name
-        for name in inputs
+        for name in inference.inputs()
         if name != input_name and not is_parameter(name) and strip_transcoding(name) not in known
     )
     if free:

@@ -22,6 +22,7 @@ from kedro.io import AbstractVersionedDataset, MemoryDataset
 from kedro.io.core import DatasetError, get_protocol_and_path
 
 from pipelineml.core._names import is_parameter, sorted_names
+from pipelineml.core._validation import check_inference
 from pipelineml.core.errors import PipelineMLError
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "InferenceArtifact",
     "artifact_names",
+    "check_inference",
     "describe_artifacts",
     "extract_artifacts",
     "parameter_file_name",

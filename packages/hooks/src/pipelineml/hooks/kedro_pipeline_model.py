@@ -18,6 +18,7 @@ from pipelineml.core import PipelineML, PipelineMLError
 from pipelineml.core.artifacts import (
     InferenceArtifact,
     artifact_names,
+    check_inference,
     describe_artifacts,
     extract_artifacts,
     repoint_config,
@@ -120,18 +121,8 @@ class KedroPipelineModel(PythonModel):
                 "pipeline must be a PipelineML or a kedro Pipeline, got "
                 f"{type(pipeline).__name__} {pipeline!r}."
             )
-        outputs = sorted(inference.outputs())
-        if len(outputs) != 1:
-            raise KedroPipelineModelError(
-                f"The inference pipeline must have exactly one output, but it has "
-                f"{len(outputs)}: {outputs}."
-            )
-        if input_name not in inference.inputs():
-            raise KedroPipelineModelError(
-                f"input_name {input_name!r} is not an input of the inference pipeline; its "
-                f"inputs are {sorted(inference.inputs())}."
-            )
         try:
+            check_inference(inference, input_name)
             described = describe_artifacts(catalog, inference, input_name)
             policy = CopyPolicy.from_spec(copy_mode)
             if policy.default is None:
@@ -145,7 +136,7 @@ class KedroPipelineModel(PythonModel):
 
         self.pipeline = Pipeline(inference.nodes)
         self.input_name = input_name
-        self.output_name = outputs[0]
+        self.output_name = next(iter(inference.outputs()))
         self._artifacts: dict[str, InferenceArtifact] = described
         self._parameters = {
             short: name for name in described if (short := _short_name(name)) is not None

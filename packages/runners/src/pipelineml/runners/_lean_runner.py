@@ -14,7 +14,7 @@ from kedro.runner import AbstractRunner
 
 from pipelineml.runners._engine import Hooks, Store, copiers_for, node_logger
 from pipelineml.runners._memory import RuntimeMemoryDataset
-from pipelineml.runners._plan import Plan, build_plan
+from pipelineml.runners._plan import Plan, PlanCache, require_inputs
 from pipelineml.runners.copy_policy import CopyPolicy
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class LeanRunner(AbstractRunner):
         self._init_caches()
 
     def _init_caches(self) -> None:
-        self._plans: weakref.WeakKeyDictionary[Pipeline, Plan] = weakref.WeakKeyDictionary()
+        self._plans = PlanCache()
 
     # A runner travels inside pickled models: caches and pools are rebuilt on first use.
     def __getstate__(self) -> dict[str, Any]:
@@ -102,21 +102,13 @@ class LeanRunner(AbstractRunner):
     # ------------------------------------------------------------------ planning
     def plan(self, pipeline: Pipeline) -> Plan:
         """The cached plan of ``pipeline`` (computed on first use of this object)."""
-        plan = self._plans.get(pipeline)
-        if plan is None:
-            plan = build_plan(pipeline)
-            self._plans[pipeline] = plan
-        return plan
+        return self._plans(pipeline)
 
     def _route(self, plan: Plan, catalog: Any) -> _Routing:
         routing = plan.memo.get("routing")
         if isinstance(routing, _Routing) and routing.matches(catalog):
             return routing
-        missing = {name for name in plan.inputs if name not in catalog}
-        if missing:
-            raise ValueError(
-                f"Pipeline input(s) {missing} not found in the {catalog.__class__.__name__}"
-            )
+        require_inputs(plan, catalog, catalog.__class__.__name__)
         via: set[str] = set()
         sinks: dict[str, RuntimeMemoryDataset] = {}
         for name in plan.datasets:
@@ -212,10 +204,8 @@ class LeanRunner(AbstractRunner):
         try:
             feed = {name: data[name] for name in plan.inputs}
         except KeyError:
-            missing = set(plan.inputs) - set(data)
-            raise ValueError(
-                f"Pipeline input(s) {missing} not found in the data passed to run_in_memory"
-            ) from None
+            require_inputs(plan, data, "data passed to run_in_memory")
+            raise  # only if ``data`` changed meanwhile
         policy = self._copy_policy if copy_policy is None else CopyPolicy.from_spec(copy_policy)
         store = Store(
             None, frozenset(), copiers_for(plan, policy), feed, quiet=True, log_errors=False

@@ -8,7 +8,9 @@ pipeline for every request, so all of it is computed once and kept in a ``Plan``
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections import Counter
+from collections.abc import Container
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import TYPE_CHECKING
@@ -142,3 +144,31 @@ def released_by(step: Step, remaining: dict[str, int], plan: Plan) -> list[str]:
         ):
             release.append(dataset)
     return release
+
+
+class PlanCache:
+    """The plans of the pipelines a runner has run, dropped with their pipelines."""
+
+    def __init__(self) -> None:
+        self._plans: weakref.WeakKeyDictionary[Pipeline, Plan] = weakref.WeakKeyDictionary()
+
+    def __call__(self, pipeline: Pipeline) -> Plan:
+        plan = self._plans.get(pipeline)
+        if plan is None:
+            plan = build_plan(pipeline)
+            self._plans[pipeline] = plan
+        return plan
+
+
+def require_inputs(plan: Plan, available: Container[str], source: str) -> None:
+    """Raise Kedro's "not found" ValueError for free inputs ``available`` lacks.
+
+    Args:
+        plan: The plan to run.
+        available: A catalog, or the data given to ``run_in_memory``.
+        source: How the message names ``available`` (Kedro says the catalog's class).
+    """
+    missing = {name for name in plan.inputs if name not in available}
+    if missing:
+        # from None: called while handling a KeyError, which says nothing more.
+        raise ValueError(f"Pipeline input(s) {missing} not found in the {source}") from None

@@ -12,7 +12,6 @@ import logging
 import os
 import threading
 import uuid
-import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +29,7 @@ from pipelineml.runners._dask_tasks import (
 )
 from pipelineml.runners._engine import copiers_for
 from pipelineml.runners._memory import RuntimeMemoryDataset
-from pipelineml.runners._plan import Plan, build_plan
+from pipelineml.runners._plan import Plan, PlanCache, require_inputs
 from pipelineml.runners.copy_policy import CopyPolicy
 from pipelineml.runners.errors import ClusterConnectionError
 
@@ -173,7 +172,7 @@ class DaskRunner(AbstractRunner):
         self._owns_client = False
         self._cluster: Any = None
         self._opened_id: int | None = None
-        self._plans: weakref.WeakKeyDictionary[Pipeline, Plan] = weakref.WeakKeyDictionary()
+        self._plans = PlanCache()
 
     # -------------------------------------------------------------- pickling
     def __getstate__(self) -> dict[str, Any]:
@@ -276,11 +275,7 @@ class DaskRunner(AbstractRunner):
     # -------------------------------------------------------------- running
     def plan(self, pipeline: Pipeline) -> Plan:
         """The cached plan of ``pipeline``."""
-        plan = self._plans.get(pipeline)
-        if plan is None:
-            plan = build_plan(pipeline)
-            self._plans[pipeline] = plan
-        return plan
+        return self._plans(pipeline)
 
     def _get_executor(self, max_workers: int) -> Executor | None:
         return None
@@ -315,11 +310,7 @@ class DaskRunner(AbstractRunner):
         if only_missing_outputs:
             pipeline = self._filter_pipeline_for_missing_outputs(pipeline, catalog)
         plan = self.plan(pipeline)
-        missing = {name for name in plan.inputs if name not in catalog}
-        if missing:
-            raise ValueError(
-                f"Pipeline input(s) {missing} not found in the {catalog.__class__.__name__}"
-            )
+        require_inputs(plan, catalog, catalog.__class__.__name__)
         persisted: dict[str, Any] = {}
         for name in plan.datasets:
             if name in catalog:
@@ -347,11 +338,7 @@ class DaskRunner(AbstractRunner):
             ValueError: When ``data`` lacks a free input of the pipeline.
         """
         plan = self.plan(pipeline)
-        missing = set(plan.inputs) - set(data)
-        if missing:
-            raise ValueError(
-                f"Pipeline input(s) {missing} not found in the data passed to run_in_memory"
-            )
+        require_inputs(plan, data, "data passed to run_in_memory")
         sources = {name: data[name] for name in plan.inputs}
         policy = None if copy_policy is None else CopyPolicy.from_spec(copy_policy)
         return self._submit_and_wait(plan, {}, sources, None, None, policy)
