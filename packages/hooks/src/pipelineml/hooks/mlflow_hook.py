@@ -301,6 +301,13 @@ class MlflowHook:
             state.to_log.append((",".join(names), pipeline))
 
     # --------------------------------------------------------------- run end
+    def _state_for(self, run_params: dict[str, Any]) -> _RunState | None:
+        """The run this hook opened for the session of ``run_params``, if any."""
+        state = self._state
+        if state is None or str(run_params.get("run_id")) != state.session_id:
+            return None
+        return state
+
     @hook_impl
     def after_pipeline_run(
         self,
@@ -310,8 +317,8 @@ class MlflowHook:
         catalog: Any,
     ) -> None:
         """Log metrics and models, then end the run as FINISHED."""
-        state = self._state
-        if state is None or str(run_params.get("run_id")) != state.session_id:
+        state = self._state_for(run_params)
+        if state is None:
             return
         try:
             self._log_metrics(state, pipeline, catalog)
@@ -341,8 +348,8 @@ class MlflowHook:
         catalog: Any,
     ) -> None:
         """End the run as FAILED (an orchestrator's run is tagged and left open)."""
-        state = self._state
-        if state is None or str(run_params.get("run_id")) != state.session_id:
+        state = self._state_for(run_params)
+        if state is None:
             return
         try:
             state.client.set_tag(
