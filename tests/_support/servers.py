@@ -485,7 +485,25 @@ def wait_for_workers(
                 client.wait_for_workers(n_workers, timeout=min(1.0, remaining))
             except TimeoutError:
                 continue
-            return
+            if _running_nannies(client) >= n_workers:
+                return
+            time.sleep(0.05)
+
+
+def _running_nannies(client: Client) -> int:
+    """Count the nannies that have finished starting.
+
+    A worker registers with the scheduler a little before its nanny's own start completes;
+    a worker process killed in that window makes the nanny give up ("Nanny failed to start")
+    instead of restarting it, so tests that kill workers wait for this too.
+    """
+
+    # Nested so that cloudpickle ships it by value: the nannies cannot import tests/.
+    def status(dask_worker: Any) -> str:
+        return str(dask_worker.status.name)
+
+    statuses: dict[str, Any] = client.run(status, nanny=True, on_error="return")
+    return sum(value == "running" for value in statuses.values())
 
 
 def worker_pids(cluster: DaskCluster, client: Client | None = None) -> dict[str, int]:
@@ -528,7 +546,14 @@ def kill_one_worker(cluster: DaskCluster, client: Client | None = None) -> int:
         RuntimeError: When no worker is connected, or the worker process is not a child of
             one of the cluster's nannies (a ``--no-nanny`` worker would not come back).
     """
-    pids = worker_pids(cluster, client)
+    with contextlib.ExitStack() as stack:
+        if client is None:
+            client = stack.enter_context(_connect(cluster.address))
+        # Killing a worker whose nanny is still starting ends that nanny for good.
+        connected = len(client.scheduler_info(n_workers=-1)["workers"])
+        if connected:
+            wait_for_workers(cluster, connected, client=client)
+        pids = worker_pids(cluster, client)
     if not pids:
         raise RuntimeError(f"No Dask worker is connected to {cluster.address}.")
     nanny_groups = {proc.pid for proc in cluster.workers}

@@ -34,6 +34,7 @@ from tests._support.servers import (  # noqa: E402
     kill_one_worker,
     start_dask_cluster,
     stop_dask_cluster,
+    wait_for_workers,
 )
 
 from . import dask_nodes  # noqa: E402
@@ -307,6 +308,8 @@ def test_worker_killed_mid_run_is_survived(external_cluster: DaskCluster, tmp_pa
         ]
     )
     with DaskRunner(external_cluster.address, retries=2) as runner:
+        # A worker dying while its nanny still starts would not come back.
+        wait_for_workers(external_cluster, 2, client=runner.client)
         result = runner.run(pipeline, DataCatalog({"a": MemoryDataset(1)}))
     assert marker.exists()  # the first attempt did kill its worker
     # A clean run: the marker exists, so nothing dies.
@@ -325,7 +328,7 @@ def test_worker_killed_from_outside_mid_run(external_cluster: DaskCluster) -> No
     )
     with DaskRunner(external_cluster.address, retries=1) as runner:
         # A worker killed by the previous test may still be restarting.
-        runner.client.wait_for_workers(2, timeout=60)
+        wait_for_workers(external_cluster, 2, client=runner.client)
         killer = threading.Timer(0.5, kill_one_worker, args=(external_cluster,))
         killer.start()
         try:
