@@ -1,4 +1,8 @@
-"""run_in_memory (how a served model scores a request) and runners surviving pickling."""
+"""run_in_memory (how a served model scores a request) and runners surviving pickling.
+
+The in-memory tests run on both runners and on the module-level ``run_in_memory`` function
+(``KedroPipelineModel``'s default), wrapped to look like a runner.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,30 @@ import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline, node
 
-from pipelineml.runners import CopyPolicy, SequentialRunner, ThreadRunner
+from pipelineml.runners import CopyPolicy, SequentialRunner, ThreadRunner, run_in_memory
+
+
+class FunctionAsRunner:
+    """``run_in_memory`` (the function) with a runner's copy_policy and methods."""
+
+    def __init__(self, copy_policy: Any = None) -> None:
+        self.copy_policy = copy_policy
+
+    def run_in_memory(
+        self, pipeline: Pipeline, data: dict[str, Any], *, copy_policy: Any = None
+    ) -> dict[str, Any]:
+        chosen = self.copy_policy if copy_policy is None else copy_policy
+        return run_in_memory(pipeline, data, copy_policy=chosen)
+
+    def run(self, pipeline: Pipeline, catalog: DataCatalog) -> dict[str, Any]:
+        # The function has no catalog mode: compare with what our SequentialRunner does.
+        return SequentialRunner(copy_policy=self.copy_policy).run(pipeline, catalog)
+
 
 RUNNERS: dict[str, Callable[..., Any]] = {
     "sequential": SequentialRunner,
     "thread": partial(ThreadRunner, max_workers=3),
+    "function": FunctionAsRunner,
 }
 KINDS = list(RUNNERS)
 

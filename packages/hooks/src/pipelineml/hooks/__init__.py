@@ -3,15 +3,46 @@
 ``MlflowHook`` (registered for every Kedro project as ``mlflow_hook`` through the
 ``kedro.hooks`` entry point) tracks each ``kedro run`` and logs a ``KedroPipelineModel``
 after training; ``log_pipeline_model`` does the same by hand.
+
+Each name is imported on first use, so loading a model (which imports
+``KedroPipelineModel``) does not import the hook and logging machinery.
 """
 
 from __future__ import annotations
 
-from pipelineml.hooks.errors import KedroPipelineModelError, MlflowConfigError
-from pipelineml.hooks.kedro_pipeline_model import KedroPipelineModel
-from pipelineml.hooks.log_model import log_pipeline_model
-from pipelineml.hooks.metrics_dataset import MlflowMetricsDataset
-from pipelineml.hooks.mlflow_hook import MlflowHook, mlflow_hook
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipelineml.hooks.errors import KedroPipelineModelError, MlflowConfigError
+    from pipelineml.hooks.hook import MlflowHook, mlflow_hook
+    from pipelineml.hooks.kedro_pipeline_model import KedroPipelineModel
+    from pipelineml.hooks.log_model import log_pipeline_model
+    from pipelineml.hooks.metrics_dataset import MlflowMetricsDataset
+
+_MODULES = {
+    "KedroPipelineModel": "pipelineml.hooks.kedro_pipeline_model",
+    "KedroPipelineModelError": "pipelineml.hooks.errors",
+    "MlflowConfigError": "pipelineml.hooks.errors",
+    "MlflowHook": "pipelineml.hooks.hook",
+    "MlflowMetricsDataset": "pipelineml.hooks.metrics_dataset",
+    "log_pipeline_model": "pipelineml.hooks.log_model",
+    "mlflow_hook": "pipelineml.hooks.hook",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULES})
+
 
 __all__ = [
     "KedroPipelineModel",

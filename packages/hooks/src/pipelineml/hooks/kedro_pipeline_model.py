@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.io import AbstractDataset, DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
-from kedro.runner import AbstractRunner
 from mlflow.pyfunc.model import PythonModel
 
 from pipelineml.core import PipelineML, PipelineMLError
@@ -25,11 +24,12 @@ from pipelineml.core.artifacts import (
 )
 from pipelineml.hooks._integrity import differences, fingerprint
 from pipelineml.hooks.errors import KedroPipelineModelError
-from pipelineml.runners import CopyPolicy, resolve_runner
+from pipelineml.runners import CopyPolicy, resolve_runner, run_in_memory
 from pipelineml.runners.errors import RunnerError
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
+    from kedro.runner import AbstractRunner
     from mlflow.pyfunc.model import PythonModelContext
 
 __all__ = ["KedroPipelineModel"]
@@ -37,6 +37,10 @@ __all__ = ["KedroPipelineModel"]
 logger = logging.getLogger(__name__)
 
 RUNNER_PARAM = "runner"
+# The runner a model uses when none is given. Such a model holds no runner object: it
+# scores with ``run_in_memory`` (the same execution), so loading it never imports
+# kedro.runner, which loads Kedro's project settings and reconfigures logging.
+DEFAULT_RUNNER = "SequentialRunner"
 
 
 def _short_name(parameter: str) -> str | None:
@@ -44,8 +48,8 @@ def _short_name(parameter: str) -> str | None:
     return parameter.split(":", 1)[1] if parameter.startswith("params:") else None
 
 
-def _runner_name(runner: AbstractRunner) -> str:
-    return type(runner).__name__
+def _runner_name(runner: AbstractRunner | None) -> str:
+    return DEFAULT_RUNNER if runner is None else type(runner).__name__
 
 
 class KedroPipelineModel(PythonModel):
@@ -130,7 +134,7 @@ class KedroPipelineModel(PythonModel):
                 # no rule names are assigned, not left to Kedro's (deep-copying) inference.
                 policy = CopyPolicy(policy.rules, default="assign")
             self._policy = policy
-            self._runner = resolve_runner(runner)
+            self._runner = None if runner is None else resolve_runner(runner)
         except (PipelineMLError, RunnerError) as exc:
             raise KedroPipelineModelError(str(exc)) from exc
 
@@ -148,7 +152,7 @@ class KedroPipelineModel(PythonModel):
     def _init_runtime(self) -> None:
         # Loaded data and resolved runners live only in memory: rebuilt after unpickling.
         self._loaded: dict[str, Any] | None = None
-        self._runners: dict[str, AbstractRunner] = {}
+        self._runners: dict[str, AbstractRunner | None] = {}
         self._runners_lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -165,15 +169,24 @@ class KedroPipelineModel(PythonModel):
     def __repr__(self) -> str:
         return (
             f"KedroPipelineModel(input_name={self.input_name!r}, output={self.output_name!r}, "
-            f"artifacts={sorted(self._artifacts)}, runner={self._runner!r}, "
+            f"artifacts={sorted(self._artifacts)}, runner={self._runner or DEFAULT_RUNNER!r}, "
             f"copy_mode={self._policy!r})"
         )
 
     # --------------------------------------------------------------- attributes
     @property
     def runner(self) -> AbstractRunner:
-        """The runner used when a call does not name another one."""
-        return self._runner
+        """The runner used when a call does not name another one.
+
+        Without a ``runner`` argument this is a new ``SequentialRunner``: the model itself
+        scores with ``pipelineml.runners.run_in_memory``, which runs the same way.
+        """
+        return resolve_runner(DEFAULT_RUNNER) if self._runner is None else self._runner
+
+    @property
+    def runner_name(self) -> str:
+        """The class name of the default runner, as a request's ``runner`` param spells it."""
+        return _runner_name(self._runner)
 
     @property
     def copy_policy(self) -> CopyPolicy:
@@ -269,22 +282,22 @@ class KedroPipelineModel(PythonModel):
         return loaded
 
     # --------------------------------------------------------------- predicting
-    def _named_runner(self, name: Any) -> AbstractRunner:
+    def _named_runner(self, name: Any) -> AbstractRunner | None:
+        # None stands for the default execution (run_in_memory), under either spelling.
         if name == _runner_name(self._runner):
             return self._runner
-        runner = self._runners.get(name)
-        if runner is None:
-            try:
-                if not isinstance(name, str):
-                    raise KedroPipelineModelError(
-                        f"params['runner'] must be a runner name (str), got {name!r}."
-                    )
-                created = resolve_runner(name)
-            except RunnerError as exc:
-                raise KedroPipelineModelError(str(exc)) from exc
-            with self._runners_lock:
-                runner = self._runners.setdefault(name, created)
-        return runner
+        if name in self._runners:
+            return self._runners[name]
+        try:
+            if not isinstance(name, str):
+                raise KedroPipelineModelError(
+                    f"params['runner'] must be a runner name (str), got {name!r}."
+                )
+            created = resolve_runner(name)
+        except RunnerError as exc:
+            raise KedroPipelineModelError(str(exc)) from exc
+        with self._runners_lock:
+            return self._runners.setdefault(name, created)
 
     def predict(
         self,
@@ -326,9 +339,12 @@ class KedroPipelineModel(PythonModel):
             if overrides:
                 feed = {**feed, **overrides}
         feed = {**feed, self.input_name: model_input}
-        run_in_memory = getattr(runner, "run_in_memory", None)
-        if run_in_memory is not None:
+        if runner is None:
             return run_in_memory(self.pipeline, feed, copy_policy=self._policy)[self.output_name]
+        runner_in_memory = getattr(runner, "run_in_memory", None)
+        if runner_in_memory is not None:
+            outputs = runner_in_memory(self.pipeline, feed, copy_policy=self._policy)
+            return outputs[self.output_name]
         return self._run_with_catalog(runner, feed)
 
     def _run_with_catalog(self, runner: AbstractRunner, feed: dict[str, Any]) -> Any:

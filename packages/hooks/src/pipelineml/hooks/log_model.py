@@ -23,7 +23,7 @@ from pipelineml.core import PipelineML, PipelineMLError
 from pipelineml.core._kwargs import normalise_log_model_kwargs
 from pipelineml.hooks._kedro import package_name
 from pipelineml.hooks.errors import KedroPipelineModelError
-from pipelineml.hooks.kedro_pipeline_model import RUNNER_PARAM, KedroPipelineModel, _runner_name
+from pipelineml.hooks.kedro_pipeline_model import RUNNER_PARAM, KedroPipelineModel
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -111,7 +111,7 @@ def infer_model_signature(
         KedroPipelineModelError: When the inference pipeline fails on the sample.
     """
     params = _schema_params(model.parameter_defaults)
-    params[RUNNER_PARAM] = _runner_name(model.runner)
+    params[RUNNER_PARAM] = model.runner_name
     sample = sample_input(catalog, model.input_name)
     if sample is None:
         logger.warning(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ from more_itertools import interleave
 
 from pipelineml.runners._copying import COPIERS, copy_inferred
 from pipelineml.runners._memory import RuntimeMemoryDataset
-from pipelineml.runners._plan import Plan, Step, released_by
+from pipelineml.runners._plan import Plan, Step, released_by, require_inputs
 
 if TYPE_CHECKING:
     from kedro.pipeline.node import Node
@@ -308,6 +308,37 @@ def run_in_order(
             store.release(name)
         if debug:
             logger.debug("Completed node %s (%d of %d)", step.node.name, len(done), len(plan.steps))
+
+
+Execute = Callable[[Plan, "Store", "Hooks | None", "list[Node]"], None]
+
+
+def run_plan_in_memory(
+    plan: Plan, data: Mapping[str, Any], policy: CopyPolicy, execute: Execute | None = None
+) -> dict[str, Any]:
+    """Run ``plan`` on ``data`` with no catalog and no hooks; return its free outputs' data.
+
+    Args:
+        plan: The plan to run.
+        data: ``{name: value}`` for (at least) every free input of the plan.
+        policy: Copy modes for the data handed between nodes.
+        execute: How to run the steps; in plan order on this thread when omitted.
+
+    Raises:
+        ValueError: When ``data`` lacks a free input of the plan.
+    """
+    try:
+        feed = {name: data[name] for name in plan.inputs}
+    except KeyError:
+        require_inputs(plan, data, "data passed to run_in_memory")
+        raise  # only if ``data`` changed meanwhile
+    store = Store(None, frozenset(), copiers_for(plan, policy), feed, quiet=True, log_errors=False)
+    if execute is None:
+        run_in_order(plan, store, None, [])
+    else:
+        execute(plan, store, None, [])
+    results = store.data
+    return {name: results[name] for name in plan.outputs}
 
 
 class _PoolRun:

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 from kedro.pipeline import Pipeline
 from kedro.runner import AbstractRunner
 
-from pipelineml.runners._engine import Hooks, Store, copiers_for, node_logger
+from pipelineml.runners._engine import (
+    Hooks,
+    Store,
+    copiers_for,
+    node_logger,
+    run_plan_in_memory,
+)
 from pipelineml.runners._memory import RuntimeMemoryDataset
 from pipelineml.runners._plan import Plan, PlanCache, require_inputs
 from pipelineml.runners.copy_policy import CopyPolicy
@@ -200,19 +206,8 @@ class LeanRunner(AbstractRunner):
         Raises:
             ValueError: When ``data`` lacks a free input of the pipeline.
         """
-        plan = self.plan(pipeline)
-        try:
-            feed = {name: data[name] for name in plan.inputs}
-        except KeyError:
-            require_inputs(plan, data, "data passed to run_in_memory")
-            raise  # only if ``data`` changed meanwhile
         policy = self._copy_policy if copy_policy is None else CopyPolicy.from_spec(copy_policy)
-        store = Store(
-            None, frozenset(), copiers_for(plan, policy), feed, quiet=True, log_errors=False
-        )
-        self._execute(plan, store, None, [])
-        results = store.data
-        return {name: results[name] for name in plan.outputs}
+        return run_plan_in_memory(self.plan(pipeline), data, policy, self._execute)
 
     def _run(
         self,

@@ -6,14 +6,16 @@ import difflib
 import re
 import threading
 from collections.abc import Callable
-
-from kedro.runner import AbstractRunner
+from typing import TYPE_CHECKING
 
 from pipelineml.runners.errors import UnknownRunnerError
 
+if TYPE_CHECKING:
+    from kedro.runner import AbstractRunner
+
 __all__ = ["known_runners", "register_runner", "resolve_runner"]
 
-RunnerFactory = Callable[[], AbstractRunner]
+RunnerFactory = Callable[[], "AbstractRunner"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _lock = threading.Lock()
@@ -72,8 +74,13 @@ def resolve_runner(name_or_runner: str | AbstractRunner | None) -> AbstractRunne
             suggestion) or a value that is neither a name nor a runner instance.
     """
     value: object = "SequentialRunner" if name_or_runner is None else name_or_runner
-    if isinstance(value, AbstractRunner):
-        return value
+    if not isinstance(value, str):
+        # Imported here: kedro.runner configures Kedro's logging on import, and a name
+        # resolves without it until its runner is built.
+        from kedro.runner import AbstractRunner
+
+        if isinstance(value, AbstractRunner):
+            return value
     if isinstance(value, type):
         raise UnknownRunnerError(
             f"resolve_runner expects a runner instance or name, got the class "
@@ -95,6 +102,8 @@ def resolve_runner(name_or_runner: str | AbstractRunner | None) -> AbstractRunne
             "Register others with pipelineml.runners.register_runner()."
         )
     runner = factory()
+    from kedro.runner import AbstractRunner  # loaded by now: runners subclass it
+
     if not isinstance(runner, AbstractRunner):
         raise UnknownRunnerError(
             f"The factory registered for runner '{value}' returned "

@@ -1,0 +1,134 @@
+"""Loading and scoring a model stays light: no kedro.runner, no Kedro logging set-up.
+
+``kedro.runner`` imports ``kedro.framework.project``, which loads Kedro's settings and
+configures logging; a model server has no use for either. Each check runs in a fresh
+interpreter, since this test process has long imported everything.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pytest
+
+from pipelineml.hooks import log_pipeline_model
+from tests._support.process import interpreter, subprocess_env
+from tests.hooks._mlflow import own_store
+from tests.hooks._toy import FAST_LOG, expected, toy_pipeline_ml, trained_catalog
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Loads the model, scores with the default runner, then with a runner named in params;
+# reports which heavy modules were imported at each point and whether logging changed.
+PROBE = textwrap.dedent(
+    """
+    import json, logging, sys
+    import mlflow.pyfunc
+    import pandas as pd
+
+    def heavy():
+        return sorted(m for m in ("kedro.runner", "kedro.framework.project") if m in sys.modules)
+
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    model = mlflow.pyfunc.load_model(sys.argv[1])
+    after_load = heavy()
+    default = model.predict(pd.DataFrame({"x": [1.0, 8.0]}))
+    after_predict = heavy()
+    logging_unchanged = before == (list(root.handlers), root.level)
+    named = model.predict(pd.DataFrame({"x": [1.0, 8.0]}), params={"runner": "ThreadRunner"})
+    print(json.dumps({
+        "after_load": after_load,
+        "after_predict": after_predict,
+        "logging_unchanged": logging_unchanged,
+        "after_named_runner": heavy(),
+        "default": default.to_dict(orient="list"),
+        "named": named.to_dict(orient="list"),
+    }))
+    """
+)
+
+
+def _probe(script: str, *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [str(interpreter()), "-c", script, *args],
+        cwd=REPO,
+        env=subprocess_env(extra={"PYTHONPATH": str(REPO)}),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+@pytest.fixture(scope="module")
+def logged_default(tmp_path_factory: pytest.TempPathFactory, store_template: Path) -> Path:
+    """The toy model logged with the default runner, downloaded to a local folder."""
+    folder = tmp_path_factory.mktemp("light-model")
+    catalog = trained_catalog(folder / "project")
+    with own_store(folder, store_template):
+        info = log_pipeline_model(toy_pipeline_ml(), catalog, **FAST_LOG)
+        return Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=info.model_uri, dst_path=str(folder / "downloaded")
+            )
+        )
+
+
+def test_loading_and_scoring_do_not_import_kedro_runner(logged_default: Path) -> None:
+    """load_model + predict import neither kedro.runner nor Kedro's project settings."""
+    result = _probe(PROBE, str(logged_default))
+
+    want = expected([1.0, 8.0]).to_dict(orient="list")
+    assert result["default"] == want
+    assert result["after_load"] == []
+    assert result["after_predict"] == []
+    assert result["logging_unchanged"] is True
+    # A runner named in a request is built on demand: that one does need kedro.runner.
+    assert result["named"] == want
+    assert result["after_named_runner"] == ["kedro.framework.project", "kedro.runner"]
+
+
+def test_runners_package_imports_runner_classes_on_first_use() -> None:
+    """`import pipelineml.runners` is light; each runner class arrives when first named."""
+    script = textwrap.dedent(
+        """
+        import json, sys
+        import pipelineml.runners as runners
+        from kedro.pipeline import Pipeline, node
+
+        report = {"on_import": "kedro.runner" in sys.modules}
+        pipe = Pipeline([node(lambda v: v + 1, "a", "b", name="inc")])
+        report["function"] = runners.run_in_memory(pipe, {"a": 1})
+        report["after_function"] = "kedro.runner" in sys.modules
+        report["listed"] = "ThreadRunner" in dir(runners)
+        report["resolved"] = type(runners.resolve_runner("ThreadRunner")).__name__
+        report["same_class"] = runners.resolve_runner(None).__class__ is runners.SequentialRunner
+        report["after_runner"] = "kedro.runner" in sys.modules
+        try:
+            runners.NoSuchRunner
+        except AttributeError as exc:
+            report["missing"] = str(exc)
+        print(json.dumps(report))
+        """
+    )
+    result = _probe(script)
+
+    assert result == {
+        "on_import": False,
+        "function": {"b": 2},
+        "after_function": False,
+        "listed": True,
+        "resolved": "ThreadRunner",
+        "same_class": True,
+        "after_runner": True,
+        "missing": "module 'pipelineml.runners' has no attribute 'NoSuchRunner'",
+    }
