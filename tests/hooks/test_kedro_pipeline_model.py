@@ -124,10 +124,17 @@ def test_something_else_than_a_pipeline_is_refused(tmp_path: Path) -> None:
 
 
 def test_default_runner_is_our_sequential_runner(tmp_path: Path) -> None:
-    """Without runner, the model uses pipelineml's SequentialRunner."""
+    """Without runner, the model uses pipelineml's SequentialRunner (one, made on demand)."""
     model = KedroPipelineModel(toy_pipeline_ml(), make_catalog(tmp_path))
 
+    assert model.runner_name == "SequentialRunner"
     assert type(model.runner) is SequentialRunner
+    assert model.runner is model.runner
+    # Not even once made: a restored model holds no runner and scores without one.
+    restored = pickle.loads(pickle.dumps(model))
+    assert restored._runner is None
+    assert restored._default_runner is None
+    assert restored.runner_name == "SequentialRunner"
 
 
 def test_runner_instance_is_kept(tmp_path: Path) -> None:

@@ -154,10 +154,11 @@ class KedroPipelineModel(PythonModel):
         self._loaded: dict[str, Any] | None = None
         self._runners: dict[str, AbstractRunner | None] = {}
         self._runners_lock = threading.Lock()
+        self._default_runner: AbstractRunner | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for key in ("_catalog", "_loaded", "_runners", "_runners_lock"):
+        for key in ("_catalog", "_loaded", "_runners", "_runners_lock", "_default_runner"):
             state.pop(key, None)
         return state
 
@@ -178,10 +179,16 @@ class KedroPipelineModel(PythonModel):
     def runner(self) -> AbstractRunner:
         """The runner used when a call does not name another one.
 
-        Without a ``runner`` argument this is a new ``SequentialRunner``: the model itself
-        scores with ``pipelineml.runners.run_in_memory``, which runs the same way.
+        Without a ``runner`` argument this is a ``SequentialRunner`` made on first access
+        (and not pickled): the model itself scores with ``pipelineml.runners.run_in_memory``,
+        which runs the same way.
         """
-        return resolve_runner(DEFAULT_RUNNER) if self._runner is None else self._runner
+        if self._runner is not None:
+            return self._runner
+        with self._runners_lock:
+            if self._default_runner is None:
+                self._default_runner = resolve_runner(DEFAULT_RUNNER)
+            return self._default_runner
 
     @property
     def runner_name(self) -> str:
