@@ -14,14 +14,17 @@ from pathlib import Path
 import mlflow
 import pytest
 
+from pipelineml.hooks import log_pipeline_model
 from tests._support.fixtures import local_cluster, mlflow_server  # noqa: F401
 from tests.hooks._mlflow import (
     MLFLOW_ENV,
     clear_mlflow_env,
     copy_store,
     make_template_store,
+    own_store,
     reset_mlflow_globals,
 )
+from tests.hooks._toy import FAST_LOG, toy_pipeline_ml, trained_catalog
 
 HERE = Path(__file__).resolve().parent
 
@@ -87,3 +90,17 @@ def tracking_env(mlflow_isolation: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """MLFLOW_TRACKING_URI set to the test's store, where a Kedro run then tracks."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_isolation)
     return mlflow_isolation
+
+
+@pytest.fixture(scope="module")
+def logged_toy(tmp_path_factory: pytest.TempPathFactory, store_template: Path) -> Path:
+    """The toy PipelineML trained and logged once; a local copy of the logged model."""
+    folder = tmp_path_factory.mktemp("logged-toy")
+    catalog = trained_catalog(folder / "project")
+    with own_store(folder, store_template):
+        info = log_pipeline_model(toy_pipeline_ml(), catalog, **FAST_LOG)
+        return Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=info.model_uri, dst_path=str(folder / "downloaded")
+            )
+        )

@@ -30,7 +30,7 @@ from pipelineml.runners import (
 )
 from tests.hooks import _nodes
 from tests.hooks._datasets import FolderDataset, RecordingPickleDataset
-from tests.hooks._mlflow import local_path, own_store
+from tests.hooks._mlflow import local_path
 from tests.hooks._toy import (
     FAST_LOG,
     THRESHOLD,
@@ -56,20 +56,6 @@ def loaded_in_memory(model: KedroPipelineModel, folder: Path) -> KedroPipelineMo
     paths = model.extract_pipeline_artifacts(folder)
     model.load_context(PythonModelContext(artifacts=paths, model_config={}))
     return model
-
-
-@pytest.fixture(scope="module")
-def logged_toy(tmp_path_factory: pytest.TempPathFactory, store_template: Path) -> Path:
-    """The toy PipelineML trained and logged once; a local copy of the logged model."""
-    folder = tmp_path_factory.mktemp("logged-toy")
-    catalog = trained_catalog(folder / "project")
-    with own_store(folder, store_template):
-        info = log_pipeline_model(toy_pipeline_ml(), catalog, **FAST_LOG)
-        return Path(
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=info.model_uri, dst_path=str(folder / "downloaded")
-            )
-        )
 
 
 @pytest.fixture

@@ -13,13 +13,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import mlflow
-import pytest
-
-from pipelineml.hooks import log_pipeline_model
 from tests._support.process import interpreter, subprocess_env
-from tests.hooks._mlflow import own_store
-from tests.hooks._toy import FAST_LOG, expected, toy_pipeline_ml, trained_catalog
+from tests.hooks._toy import expected
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,23 +64,9 @@ def _probe(script: str, *args: str) -> dict[str, Any]:
     return result
 
 
-@pytest.fixture(scope="module")
-def logged_default(tmp_path_factory: pytest.TempPathFactory, store_template: Path) -> Path:
-    """The toy model logged with the default runner, downloaded to a local folder."""
-    folder = tmp_path_factory.mktemp("light-model")
-    catalog = trained_catalog(folder / "project")
-    with own_store(folder, store_template):
-        info = log_pipeline_model(toy_pipeline_ml(), catalog, **FAST_LOG)
-        return Path(
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=info.model_uri, dst_path=str(folder / "downloaded")
-            )
-        )
-
-
-def test_loading_and_scoring_do_not_import_kedro_runner(logged_default: Path) -> None:
-    """load_model + predict import neither kedro.runner nor Kedro's project settings."""
-    result = _probe(PROBE, str(logged_default))
+def test_loading_and_scoring_do_not_import_kedro_runner(logged_toy: Path) -> None:
+    """load_model + predict (toy model, default runner) import neither kedro.runner nor Kedro's settings."""
+    result = _probe(PROBE, str(logged_toy))
 
     want = expected([1.0, 8.0]).to_dict(orient="list")
     assert result["default"] == want

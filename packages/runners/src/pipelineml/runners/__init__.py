@@ -13,9 +13,9 @@ server) does not need.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from pipelineml.core._lazy import lazy_attributes
 from pipelineml.runners.copy_policy import CopyPolicy
 from pipelineml.runners.errors import (
     ClusterConnectionError,
@@ -40,17 +40,7 @@ _RUNNER_MODULES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _RUNNER_MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_RUNNER_MODULES})
+__getattr__, __dir__ = lazy_attributes(__name__, _RUNNER_MODULES)
 
 
 def _factory(name: str) -> Any:
