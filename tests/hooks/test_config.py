@@ -36,6 +36,7 @@ def test_no_file_gives_every_default() -> None:
         flatten_params=False,
         params_sep=".",
         long_params_strategy="fail",
+        prepare_requirements=True,
     )
 
 
@@ -53,6 +54,7 @@ def test_every_key_is_read() -> None:
             "experiment": {"name": "exp"},
             "run": {"name": "run", "nested": True},
             "params": {"flatten": True, "sep": "__", "long_params_strategy": "truncate"},
+            "model": {"prepare_requirements": False},
         },
     }
 
@@ -66,6 +68,7 @@ def test_every_key_is_read() -> None:
         flatten_params=True,
         params_sep="__",
         long_params_strategy="truncate",
+        prepare_requirements=False,
     )
 
 
@@ -104,6 +107,10 @@ def test_unknown_key_is_refused_with_a_suggestion(raw: dict[str, Any], match: st
         ({"tracking": {"run": {"nested": "yes"}}}, r"'tracking.run.nested'.*true or false.*'yes'"),
         ({"tracking": {"params": {"flatten": 1}}}, r"'tracking.params.flatten'.*1"),
         ({"tracking": {"params": {"sep": 0}}}, r"'tracking.params.sep'"),
+        (
+            {"tracking": {"model": {"prepare_requirements": "no"}}},
+            r"'tracking.model.prepare_requirements'.*true or false.*'no'",
+        ),
         (
             {"tracking": {"params": {"long_params_strategy": "drop"}}},
             r"long_params_strategy' in mlflow.yml is 'drop'; accepted values: fail, tag, truncate",

@@ -27,6 +27,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "experiment": {"name": None},
         "run": {"name": None, "nested": False},
         "params": {"flatten": False, "sep": ".", "long_params_strategy": "fail"},
+        "model": {"prepare_requirements": True},
     },
 }
 
@@ -47,6 +48,8 @@ class MlflowConfig:
         params_sep: Separator of flattened parameter names.
         long_params_strategy: What to do with a value longer than MLflow accepts: ``fail``,
             log it as a ``tag``, or ``truncate`` it.
+        prepare_requirements: Start, with the run, the interpreter in which MLflow infers
+            a model's requirements, so that logging the model does not wait for it.
     """
 
     tracking_uri: str | None = None
@@ -58,6 +61,7 @@ class MlflowConfig:
     flatten_params: bool = False
     params_sep: str = "."
     long_params_strategy: LongParamsStrategy = "fail"
+    prepare_requirements: bool = True
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def resolved_tracking_uri(
@@ -169,5 +173,6 @@ def parse_config(raw: Mapping[str, Any] | None) -> MlflowConfig:
         flatten_params=_bool(raw, "tracking.params.flatten", False),
         params_sep=sep,
         long_params_strategy=strategy,
+        prepare_requirements=_bool(raw, "tracking.model.prepare_requirements", True),
         raw=raw,
     )

@@ -22,6 +22,7 @@ from pipelineml.core import PipelineML
 from pipelineml.core._names import is_parameter
 from pipelineml.hooks._kedro import package_name
 from pipelineml.hooks._params import mlflow_params, split_long_params
+from pipelineml.hooks._requirements import RequirementsHelper
 from pipelineml.hooks.config import MlflowConfig, parse_config
 from pipelineml.hooks.log_model import log_pipeline_model
 from pipelineml.hooks.metrics_dataset import MlflowMetricsDataset
@@ -82,6 +83,7 @@ class _RunState:
     client: MlflowClient
     to_log: list[tuple[str, PipelineML]] = field(default_factory=list)
     not_logged: dict[str, str] = field(default_factory=dict)
+    requirements: RequirementsHelper = field(default_factory=RequirementsHelper)
 
 
 def _runner_label(runner: Any) -> str:
@@ -89,6 +91,11 @@ def _runner_label(runner: Any) -> str:
     text = str(runner)
     match = re.fullmatch(r"<([\w.]+) object at 0x[0-9a-f]+>", text)
     return match.group(1) if match else text
+
+
+def _infers_requirements(pipeline: PipelineML) -> bool:
+    # MLflow infers requirements unless they are given in full (pip_requirements/conda_env).
+    return not {"pip_requirements", "conda_env"} & pipeline.log_model_kwargs.keys()
 
 
 def _kedro_command() -> str:
@@ -197,28 +204,55 @@ class MlflowHook:
             tracking_uri = config.resolved_tracking_uri(project_path, environ)
             registry_uri = config.resolved_registry_uri(project_path, environ)
             _export_uris(tracking_uri, registry_uri)
-        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
-        tags = self._tags(run_params, names)
-        if reuse:
-            assert active is not None
-            run_id, owns = active.info.run_id, False
-        else:
-            experiment_id = self._experiment_id(client, config)
-            if active is not None:
-                tags["mlflow.parentRunId"] = active.info.run_id
-            run = client.create_run(
-                experiment_id, run_name=config.run_name or ",".join(names), tags=tags
-            )
-            run_id, owns = run.info.run_id, True
-        state = _RunState(session_id=session_id, run_id=run_id, owns_run=owns, client=client)
+        helper = RequirementsHelper()
+        try:
+            to_log, not_logged = self._find_models(pipeline, names)
+            if config.prepare_requirements and any(_infers_requirements(pml) for _, pml in to_log):
+                # Started before the store is opened, to be ready when training ends.
+                helper.start()
+            client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+            tags = self._tags(run_params, names)
+            run_id, owns = self._open_run(client, config, names, tags, active, reuse)
+        except BaseException:
+            helper.close()
+            self._release(session_id)
+            raise
+        state = _RunState(
+            session_id=session_id,
+            run_id=run_id,
+            owns_run=owns,
+            client=client,
+            to_log=to_log,
+            not_logged=not_logged,
+            requirements=helper,
+        )
         self._state = state
         try:
             self._log_params(state, pipeline, catalog, config, tags if reuse else {})
-            self._find_models(state, pipeline, names)
         except BaseException:
             self._finish(state, "FAILED")
             raise
         logger.info("MLflow run %s (%s)", run_id, tracking_uri)
+
+    def _open_run(
+        self,
+        client: MlflowClient,
+        config: MlflowConfig,
+        names: list[str],
+        tags: dict[str, str],
+        active: Any,
+        reuse: bool,
+    ) -> tuple[str, bool]:
+        """The run to log into, and whether this hook opened it (and so ends it)."""
+        if reuse:
+            return str(active.info.run_id), False
+        experiment_id = self._experiment_id(client, config)
+        if active is not None:
+            tags["mlflow.parentRunId"] = active.info.run_id
+        run = client.create_run(
+            experiment_id, run_name=config.run_name or ",".join(names), tags=tags
+        )
+        return str(run.info.run_id), True
 
     def _tags(self, run_params: dict[str, Any], names: list[str]) -> dict[str, str]:
         from kedro import __version__ as kedro_version
@@ -273,11 +307,17 @@ class MlflowHook:
             tags=[RunTag(key, value) for key, value in tags.items()],
         )
 
-    def _find_models(self, state: _RunState, pipeline: Pipeline, names: list[str]) -> None:
+    @staticmethod
+    def _find_models(
+        pipeline: Pipeline, names: list[str]
+    ) -> tuple[list[tuple[str, PipelineML]], dict[str, str]]:
+        """The PipelineMLs whose model this run logs, and why the others are not logged."""
         # A model is logged only when every training node of a requested PipelineML ran:
         # a filtered run (--nodes, --from-nodes...) would log artifacts it did not fit.
         from kedro.framework.project import pipelines
 
+        to_log: list[tuple[str, PipelineML]] = []
+        not_logged: dict[str, str] = {}
         ran = set(pipeline.nodes)
         requested = False
         for name in names:
@@ -290,15 +330,16 @@ class MlflowHook:
             requested = True
             missing = sorted(node.name for node in registered.nodes if node not in ran)
             if missing:
-                state.not_logged[name] = (
+                not_logged[name] = (
                     f"the run does not include every training node of PipelineML '{name}' "
                     f"(missing {missing}), so its model is not logged"
                 )
             else:
-                state.to_log.append((name, registered))
+                to_log.append((name, registered))
         if not requested and isinstance(pipeline, PipelineML):
             # A PipelineML run outside the project's registry (a session built by hand).
-            state.to_log.append((",".join(names), pipeline))
+            to_log.append((",".join(names), pipeline))
+        return to_log, not_logged
 
     # --------------------------------------------------------------- run end
     def _state_for(self, run_params: dict[str, Any]) -> _RunState | None:
@@ -322,15 +363,10 @@ class MlflowHook:
             return
         try:
             self._log_metrics(state, pipeline, catalog)
-            for name, pml in state.to_log:
-                try:
-                    info = log_pipeline_model(pml, catalog, run_id=state.run_id)
-                except Exception as exc:
-                    logger.exception("PipelineML '%s' could not be logged as a model", name)
-                    state.not_logged[name] = f"logging failed: {type(exc).__name__}: {exc}"
-                else:
-                    logger.info("Logged the inference pipeline of '%s' as %s", name, info.model_uri)
-                    state.client.set_tag(state.run_id, TAG_MODEL_URI, info.model_uri)
+            state.requirements.prepare()
+            with state.requirements.serving():
+                for name, pml in state.to_log:
+                    self._log_model(state, name, pml, catalog)
             for name, reason in state.not_logged.items():
                 logger.warning("No model logged for PipelineML '%s': %s", name, reason)
             if state.not_logged:
@@ -338,6 +374,17 @@ class MlflowHook:
                 state.client.set_tag(state.run_id, TAG_NOT_LOGGED, message[:5000])
         finally:
             self._finish(state, "FINISHED")
+
+    @staticmethod
+    def _log_model(state: _RunState, name: str, pml: PipelineML, catalog: Any) -> None:
+        try:
+            info = log_pipeline_model(pml, catalog, run_id=state.run_id)
+        except Exception as exc:
+            logger.exception("PipelineML '%s' could not be logged as a model", name)
+            state.not_logged[name] = f"logging failed: {type(exc).__name__}: {exc}"
+        else:
+            logger.info("Logged the inference pipeline of '%s' as %s", name, info.model_uri)
+            state.client.set_tag(state.run_id, TAG_MODEL_URI, info.model_uri)
 
     @hook_impl
     def on_pipeline_error(
@@ -371,6 +418,7 @@ class MlflowHook:
 
     def _finish(self, state: _RunState, status: str) -> None:
         try:
+            state.requirements.close()
             if state.owns_run:
                 state.client.set_terminated(state.run_id, status)
         finally:
