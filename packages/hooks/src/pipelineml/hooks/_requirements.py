@@ -180,7 +180,8 @@ class RequirementsHelper:
         line = self._scan_line[0] if self._scan_line else b""
         try:
             if not line:
-                raise RuntimeError("it did not start in time" if self._reader.is_alive() else "")
+                alive = self._reader.is_alive()
+                raise RuntimeError("not ready in time" if alive else "it exited early")
             scan = json.loads(line)
         except Exception as exc:
             self._fail(exc)
