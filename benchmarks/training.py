@@ -220,7 +220,9 @@ def figure_training(
             "of each project, MLflow tracking in a SQLite file of the project; the first run "
             "of each project (which creates the database and trains the models the other "
             f"figures use) is a warm-up, not recorded. {rounds} runs per project, rotating "
-            "the order. Hook overhead = run time - the no-hook project's run time. CPU time "
+            "the order. Both hooks run with their defaults (ours starts MLflow's "
+            "requirement inference with the run: `tracking.model.prepare_requirements`). "
+            "Hook overhead = run time - the no-hook project's run time. CPU time "
             "is user + system time of the run and of the subprocesses it waited for (MLflow "
             "infers a model's requirements in one)."
         ),
