@@ -8,7 +8,7 @@ import re
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,9 +81,9 @@ class _RunState:
     run_id: str
     owns_run: bool
     client: MlflowClient
-    to_log: list[tuple[str, PipelineML]] = field(default_factory=list)
-    not_logged: dict[str, str] = field(default_factory=dict)
-    requirements: RequirementsHelper = field(default_factory=RequirementsHelper)
+    to_log: list[tuple[str, PipelineML]]
+    not_logged: dict[str, str]
+    requirements: RequirementsHelper
 
 
 def _runner_label(runner: Any) -> str:
