@@ -25,6 +25,8 @@ QUIET_ENV = {
 TEST_DEPS = (
     "pytest>=8",
     "pytest-timeout>=2.3",
+    # tests/integration/test_deploy.py builds models' environments with MLflow's uv manager.
+    "uv>=0.5",
     "scikit-learn>=1.5",
     "pandas>=2.2",
     "kedro-datasets[pandas-csvdataset,pickle-pickledataset]>=6",

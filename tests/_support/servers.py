@@ -249,12 +249,15 @@ def start_model_server(
     *,
     env: Mapping[str, str] | None = None,
     timeout: float = _MODEL_SERVER_TIMEOUT,
+    env_manager: str = "local",
+    mlflow_command: Sequence[str | os.PathLike[str]] | None = None,
 ) -> ModelServer:
     """Serve an MLflow model with ``mlflow models serve`` on 127.0.0.1.
 
     The command is ``<python> -m mlflow models serve -m <model_uri> --env-manager local
     --host 127.0.0.1 --port <free port>``. MLflow runs ``bash -c "exec uvicorn ..."``, found
-    through ``PATH``; the interpreter's ``bin`` directory comes first on it.
+    through ``PATH``; the interpreter's ``bin`` directory comes first on it (``env`` may
+    replace ``PATH`` whole).
 
     Args:
         model_uri: Any model URI MLflow accepts (``runs:/<id>/model``, ``models:/...``, a
@@ -268,6 +271,9 @@ def start_model_server(
             ``src`` when the model unpickles functions from it.
         timeout: Seconds to wait for the model to load; loading a pyfunc model in a fresh
             interpreter takes a while on 2 cores.
+        env_manager: MLflow's ``--env-manager``; ``uv`` builds the model's own environment
+            before serving (give a ``timeout`` that covers the install).
+        mlflow_command: The ``mlflow`` executable to run instead of ``<python> -m mlflow``.
 
     Returns:
         The running server, once ``/ping`` answers 200 (the model is loaded).
@@ -283,17 +289,17 @@ def start_model_server(
     if tracking_uri is not None:
         extra["MLFLOW_TRACKING_URI"] = tracking_uri
 
+    command = list(mlflow_command or [python, "-m", "mlflow"])
+
     def make_args(port: int) -> list[str | os.PathLike[str]]:
         return [
-            python,
-            "-m",
-            "mlflow",
+            *command,
             "models",
             "serve",
             "-m",
             model_uri,
             "--env-manager",
-            "local",
+            env_manager,
             "--host",
             HOST,
             "--port",

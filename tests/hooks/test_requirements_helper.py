@@ -11,6 +11,7 @@ import json
 import logging
 import stat
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
@@ -201,7 +202,8 @@ def test_training_run_infers_requirements_with_the_helper(
 
     (model,) = all_logged_models(tracking_env)
     files = environment_files(f"models:/{model.model_id}", tmp_path / "m")
-    assert "pipelineml-hooks==" in files["requirements.txt"]
+    assert f"kedro=={version('kedro')}" in files["requirements.txt"].splitlines()
+    assert "pipelineml" not in files["requirements.txt"]
     assert any("helper started" in r.getMessage() for r in caplog.records)
     assert helper_processes() == []
 

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ from tests.integration._trained import (
     served_predictions,
     split_payload,
     subprocess_environ,
-    tracking,
 )
 
 pytestmark = pytest.mark.slow
@@ -38,19 +36,23 @@ import sys
 
 import mlflow
 import pandas as pd
+
+model_uri, sample_csv, dst_path, output, package, threshold, preimport = sys.argv[1:8]
+if preimport == "preimport":
+    import pipelineml.hooks.kedro_pipeline_model
+model = mlflow.pyfunc.load_model(model_uri, dst_path=dst_path)
 import pipelineml.hooks
 
-model_uri, sample_csv, dst_path, output, package = sys.argv[1:6]
-model = mlflow.pyfunc.load_model(model_uri, dst_path=dst_path)
 sample = pd.read_csv(sample_csv)
 result = {
     "default": model.predict(sample).to_dict(orient="list"),
-    "strict": model.predict(sample, params={"threshold": float(sys.argv[6])}).to_dict(
+    "strict": model.predict(sample, params={"threshold": float(threshold)}).to_dict(
         orient="list"
     ),
     "project_found": importlib.util.find_spec(package) is not None,
     "prefix": sys.prefix,
     "pipelineml_hooks": pipelineml.hooks.__file__,
+    "kedro_pipeline_model": sys.modules["pipelineml.hooks.kedro_pipeline_model"].__file__,
 }
 with open(output, "w", encoding="utf-8") as stream:
     json.dump(result, stream)
@@ -72,12 +74,10 @@ def run_in_venv(
     )
 
 
-@pytest.fixture(scope="module")
-def venv_predictions(
-    trained_model: TrainedModel, pipelineml_venv: Path, tmp_path_factory: pytest.TempPathFactory
+def predict_in_venv(
+    trained_model: TrainedModel, python: Path, workdir: Path, preimport: bool
 ) -> dict[str, Any]:
-    """What PREDICT_SCRIPT reports after loading the model in the venv."""
-    workdir = tmp_path_factory.mktemp("outside-the-project")
+    """What PREDICT_SCRIPT reports after loading the model in the venv from ``workdir``."""
     script = workdir / "predict.py"
     script.write_text(PREDICT_SCRIPT, encoding="utf-8")
     sample_csv = workdir / "sample.csv"
@@ -86,7 +86,7 @@ def venv_predictions(
     (workdir / "model").mkdir()
 
     result = run_in_venv(
-        pipelineml_venv,
+        python,
         [
             os.fspath(script),
             trained_model.model_uri,
@@ -95,6 +95,7 @@ def venv_predictions(
             os.fspath(output),
             trained_model.package_name,
             str(STRICT_THRESHOLD),
+            "preimport" if preimport else "fresh",
         ],
         cwd=workdir,
         extra_env={"MLFLOW_TRACKING_URI": trained_model.tracking_uri},
@@ -103,6 +104,24 @@ def venv_predictions(
     assert result.returncode == 0, result.stderr[-8000:]
     report: dict[str, Any] = json.loads(output.read_text(encoding="utf-8"))
     return report
+
+
+@pytest.fixture(scope="module")
+def venv_predictions(
+    trained_model: TrainedModel, pipelineml_venv: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """PREDICT_SCRIPT in a fresh interpreter: nothing of pipelineml imported before the load."""
+    workdir = tmp_path_factory.mktemp("outside-the-project")
+    return predict_in_venv(trained_model, pipelineml_venv, workdir, preimport=False)
+
+
+@pytest.fixture(scope="module")
+def preimported_predictions(
+    trained_model: TrainedModel, pipelineml_venv: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """PREDICT_SCRIPT after ``import pipelineml.hooks.kedro_pipeline_model`` (installed)."""
+    workdir = tmp_path_factory.mktemp("preimported")
+    return predict_in_venv(trained_model, pipelineml_venv, workdir, preimport=True)
 
 
 @pytest.fixture(scope="module")
@@ -121,25 +140,6 @@ def venv_model_server(
         yield server
     finally:
         stop_model_server(server)
-
-
-def test_model_requirements_name_pipelineml_and_not_the_project(
-    trained_model: TrainedModel, tmp_path: Path
-) -> None:
-    """requirements.txt pins the three pipelineml packages and the nodes' libraries only."""
-    import mlflow
-
-    with tracking(trained_model.tracking_uri):
-        model_dir = mlflow.artifacts.download_artifacts(
-            artifact_uri=trained_model.model_uri, dst_path=os.fspath(tmp_path)
-        )
-    lines = (Path(model_dir) / "requirements.txt").read_text(encoding="utf-8").split()
-    pinned = dict(line.split("==", 1) for line in lines if "==" in line)
-
-    for dist in ("pipelineml-core", "pipelineml-runners", "pipelineml-hooks"):
-        assert pinned.get(dist) == version(dist), lines
-    assert {"mlflow", "cloudpickle", "pandas", "scikit-learn", "kedro-datasets"} <= set(pinned)
-    assert not [line for line in lines if trained_model.package_name in line.replace("-", "_")]
 
 
 def test_project_package_is_not_importable_in_the_venv(
@@ -163,14 +163,38 @@ def test_project_package_is_not_importable_in_the_venv(
 
 
 def test_venv_has_pipelineml_installed_not_linked_to_the_repository(
-    venv_predictions: dict[str, Any], pipelineml_venv: Path
+    preimported_predictions: dict[str, Any], pipelineml_venv: Path
 ) -> None:
     """The script ran in the venv, with pipelineml.hooks from its site-packages."""
     venv = pipelineml_venv.parent.parent
 
-    assert Path(venv_predictions["prefix"]) == venv
-    assert Path(venv_predictions["pipelineml_hooks"]).is_relative_to(venv)
-    assert venv_predictions["project_found"] is False
+    assert Path(preimported_predictions["prefix"]) == venv
+    assert Path(preimported_predictions["pipelineml_hooks"]).is_relative_to(venv)
+    assert preimported_predictions["project_found"] is False
+
+
+def test_fresh_process_runs_the_pipelineml_code_inside_the_model(
+    venv_predictions: dict[str, Any], pipelineml_venv: Path
+) -> None:
+    """Loaded first thing in a process, the model's code/pipelineml wins over the installed one."""
+    module_file = Path(venv_predictions["kedro_pipeline_model"])
+
+    assert module_file.parts[-4:] == ("code", "pipelineml", "hooks", "kedro_pipeline_model.py")
+    assert not module_file.is_relative_to(pipelineml_venv.parent.parent)
+
+
+def test_process_that_imported_pipelineml_keeps_its_own(
+    trained_model: TrainedModel,
+    preimported_predictions: dict[str, Any],
+    pipelineml_venv: Path,
+) -> None:
+    """A process that imported pipelineml before the load scores with that copy, correctly."""
+    module_file = Path(preimported_predictions["kedro_pipeline_model"])
+
+    assert module_file.is_relative_to(pipelineml_venv.parent.parent)
+    assert_same_predictions(
+        pd.DataFrame(preimported_predictions["default"]), trained_model.expected()
+    )
 
 
 def test_model_predicts_like_the_nodes_without_the_project(

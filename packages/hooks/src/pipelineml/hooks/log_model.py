@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import logging
+import os
 import site
 import sys
 import sysconfig
@@ -21,7 +21,10 @@ from mlflow.models import Model, infer_signature
 
 from pipelineml.core import PipelineML, PipelineMLError
 from pipelineml.core._kwargs import normalise_log_model_kwargs
+from pipelineml.hooks._code_bundle import bundle_pipelineml, code_path_modules
+from pipelineml.hooks._given_requirements import check_explicit_requirements
 from pipelineml.hooks._kedro import package_name
+from pipelineml.hooks._requirement_policy import RequirementPolicy, requirement_policy
 from pipelineml.hooks.errors import KedroPipelineModelError
 from pipelineml.hooks.kedro_pipeline_model import RUNNER_PARAM, KedroPipelineModel
 
@@ -166,43 +169,44 @@ def _node_modules(pipeline: Pipeline) -> set[str]:
     return tops
 
 
-@contextlib.contextmanager
-def code_by_value(pipeline: Pipeline) -> Iterator[list[str]]:
-    """Pickle the project's own code into the model, so it loads where it is not installed.
+def by_value_modules(pipeline: Pipeline) -> list[str]:
+    """The top-level modules ``code_by_value`` pickles by value for ``pipeline``.
 
     The Kedro project's package, and any node module that is not part of an installed
-    distribution, are registered with cloudpickle "by value" while the model is saved.
+    distribution.
     """
-    import cloudpickle
-
     project_package = package_name()
-    already = set(cloudpickle.list_registry_pickle_by_value())
     chosen = []
     for top in sorted(_node_modules(pipeline) | ({project_package} if project_package else set())):
-        if top in sys.stdlib_module_names or top in {"__main__", "builtins"} or top in already:
+        if top in sys.stdlib_module_names or top in {"__main__", "builtins"}:
             continue
         module = sys.modules.get(top)
         if module is None:
             continue
         if top != project_package and _is_installed(module):
             continue
-        cloudpickle.register_pickle_by_value(module)
         chosen.append(top)
+    return chosen
+
+
+@contextlib.contextmanager
+def code_by_value(pipeline: Pipeline) -> Iterator[list[str]]:
+    """Pickle the project's own code into the model, so it loads where it is not installed.
+
+    The modules of ``by_value_modules`` are registered with cloudpickle "by value" while
+    the model is saved (those a caller registered already stay registered).
+    """
+    import cloudpickle
+
+    already = set(cloudpickle.list_registry_pickle_by_value())
+    chosen = [top for top in by_value_modules(pipeline) if top not in already]
+    for top in chosen:
+        cloudpickle.register_pickle_by_value(sys.modules[top])
     try:
         yield chosen
     finally:
         for top in chosen:
             cloudpickle.unregister_pickle_by_value(sys.modules[top])
-
-
-def _own_requirements() -> list[str]:
-    requirements = []
-    for dist in ("pipelineml-core", "pipelineml-runners", "pipelineml-hooks"):
-        try:
-            requirements.append(f"{dist}=={importlib.metadata.version(dist)}")
-        except importlib.metadata.PackageNotFoundError:  # pragma: no cover - source checkout
-            continue
-    return requirements
 
 
 def _new_logged_model(name: str, run_id: str, logged: dict[str, Any]) -> str:
@@ -275,16 +279,28 @@ def log_pipeline_model(
     model = KedroPipelineModel(pipeline, catalog, input_name=input_name, **model_kwargs)
     name = logged.pop("name")
     signature = logged.pop("signature", "auto")
-    if not {"pip_requirements", "extra_pip_requirements", "conda_env"} & logged.keys():
-        # MLflow's requirement inference does not see namespace packages: name ours.
-        logged["extra_pip_requirements"] = _own_requirements()
-    with tempfile.TemporaryDirectory(prefix="pipelineml-artifacts-") as folder:
+    if logged.get("infer_code_paths"):
+        raise KedroPipelineModelError(
+            "log_model_kwargs 'infer_code_paths' is not supported: pipelineml puts its own "
+            "code in the model's code_paths; list the folders of your own code under "
+            "'code_paths' instead."
+        )
+    user_code_paths = [os.fspath(path) for path in logged.pop("code_paths", None) or []]
+    # Modules whose code travels inside the model, so that no requirement names them.
+    bundled = {*by_value_modules(model.pipeline), *code_path_modules(user_code_paths)}
+    check_explicit_requirements(logged, bundled)
+    policy = RequirementPolicy.for_model(bundled, model.runner_name == "DaskRunner", logged)
+    with (
+        tempfile.TemporaryDirectory(prefix="pipelineml-artifacts-") as folder,
+        tempfile.TemporaryDirectory(prefix="pipelineml-code-") as code_folder,
+    ):
         artifacts = model.extract_pipeline_artifacts(folder)
         if isinstance(signature, str) and signature == "auto":
             signature = infer_model_signature(model, catalog, artifacts)
         run_id = logged.get("run_id")
         if run_id is not None and logged.get("model_id") is None:
             logged["model_id"] = _new_logged_model(name, run_id, logged)
+        code_paths = [os.fspath(bundle_pipelineml(Path(code_folder))), *user_code_paths]
         with code_by_value(model.pipeline) as by_value, warnings.catch_warnings():
             if by_value:
                 logger.debug("Pickling %s by value into the model", by_value)
@@ -292,13 +308,15 @@ def log_pipeline_model(
             warnings.filterwarnings(
                 "ignore", message=r".*input example was not provided", category=UserWarning
             )
-            info: ModelInfo = Model.log(
-                artifact_path=None,
-                name=name,
-                flavor=mlflow.pyfunc,
-                python_model=model,
-                artifacts=artifacts,
-                signature=signature,
-                **logged,
-            )
+            with requirement_policy(policy):
+                info: ModelInfo = Model.log(
+                    artifact_path=None,
+                    name=name,
+                    flavor=mlflow.pyfunc,
+                    python_model=model,
+                    artifacts=artifacts,
+                    signature=signature,
+                    code_paths=code_paths,
+                    **logged,
+                )
             return info

@@ -1,0 +1,215 @@
+"""The environment a logged model rebuilds: its own code inside it, the rest from an index.
+
+A deployment (``mlflow models serve`` with its default env manager, ``--env-manager uv``,
+``build-docker``, a cloud platform) rebuilds a model's environment from its folder alone:
+``requirements.txt`` (and ``python_env.yaml``/``conda.yaml``, which point to the same
+list) installed from a package index. So the model must not name what no index has:
+
+- pipelineml's own packages are not published: their code, as imported by the process
+  that logs, is copied into the model's ``code/pipelineml`` (MLflow's ``code_paths``, which
+  MLflow puts first on ``sys.path`` before it unpickles the model) and never pinned;
+- the Kedro project's code travels by value in the pickle (``code_by_value``): its
+  distribution, if installed, is never pinned either;
+- every other distribution the model imports when it loads is pinned to the version that
+  trained, ``kedro`` included (MLflow's own inference drops what another pinned package
+  depends on, which left ``kedro`` unpinned);
+- a distribution installed from a local path, a VCS or a plain URL (PEP 610's
+  ``direct_url.json`` says so) cannot be rebuilt by an index: logging refuses it, naming
+  each one and the ``log_model_kwargs`` that resolve it.
+
+MLflow has no option for such a policy: while pipelineml logs, the calling thread's
+``mlflow.models.infer_pip_requirements`` is replaced by ``RequirementPolicy.infer``, which
+runs MLflow's own module capture (``requirements_utils._capture_imported_modules``, the
+subprocess that loads the model and records its imports) and maps modules to
+distributions with MLflow's map. Where those internals are missing, MLflow's inference runs
+and its result is filtered the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pipelineml.hooks._distributions import (
+    NEVER_PINNED,
+    PIPELINEML_DISTRIBUTIONS,
+    direct_source,
+    distributions_of,
+    installed_dependencies,
+    normalise,
+    package_folder,
+    pin,
+    pipelineml_dependencies,
+)
+from pipelineml.hooks._given_requirements import explicit_requirements, requirement_name
+from pipelineml.hooks._thread_patch import ThreadPatch
+from pipelineml.hooks.errors import KedroPipelineModelError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RequirementPolicy:
+    """What a model's inferred requirements may name (see the module's docstring).
+
+    Attributes:
+        bundled_modules: Top-level modules whose code is inside the model (pipelineml, the
+            project's package and its by-value modules, the user's ``code_paths``).
+        always: Distributions pinned whatever the capture saw.
+        user_named: Distributions the user names in ``extra_pip_requirements``: theirs win.
+    """
+
+    bundled_modules: frozenset[str]
+    always: frozenset[str]
+    user_named: frozenset[str]
+
+    @classmethod
+    def for_model(
+        cls, bundled_modules: Iterable[str], dask: bool, log_model_kwargs: Mapping[str, Any]
+    ) -> RequirementPolicy:
+        """The policy of one model; ``dask`` when its runner runs on Dask."""
+        extra = explicit_requirements(log_model_kwargs).get("extra_pip_requirements", [])
+        named = {name for line in extra if (name := requirement_name(line)) is not None}
+        return cls(
+            bundled_modules=frozenset({"pipelineml", *bundled_modules}),
+            always=frozenset(pipelineml_dependencies(dask)),
+            user_named=frozenset(named),
+        )
+
+    def _distributions(
+        self, modules: Iterable[str], mapping: Mapping[str, list[str]]
+    ) -> tuple[set[str], set[str]]:
+        """The distributions of captured ``modules``, and those of the bundled modules."""
+        needed = {
+            normalise(dist)
+            for module in modules
+            if module not in self.bundled_modules
+            for dist in mapping.get(module, [])
+        }
+        bundled = {
+            normalise(dist) for module in self.bundled_modules for dist in mapping.get(module, [])
+        }
+        return needed, bundled
+
+    def select(self, distributions: Iterable[str], bundled: Iterable[str]) -> list[str]:
+        """Pinned requirements of ``distributions`` plus ``always`` and everything they
+        depend on here, minus what is bundled.
+
+        The dependencies are pinned too (a lock of what trained, not a range): MLflow's
+        capture misses what MLflow itself imported first (numpy, for one), and a library
+        left unpinned is resolved anew by each deployment.
+
+        Raises:
+            KedroPipelineModelError: When one of them was not installed from an index.
+        """
+        excluded = PIPELINEML_DISTRIBUTIONS | NEVER_PINNED | set(bundled) | self.user_named
+        # Each distribution with the markers under which it is needed ("" = always).
+        conditions: dict[str, set[str]] = {}
+        pending = [(name, "") for name in sorted((set(distributions) | self.always) - excluded)]
+        while pending:
+            name, marker = pending.pop()
+            seen = name in conditions
+            conditions.setdefault(name, set()).add(marker)
+            if not seen:
+                pending.extend(
+                    (dependency, condition)
+                    for dependency, condition in installed_dependencies(name)
+                    if dependency not in excluded
+                )
+        chosen = sorted(conditions)
+        unpublished = {name: source for name in chosen if (source := direct_source(name))}
+        if unpublished:
+            raise KedroPipelineModelError(self._unpublished_message(unpublished))
+        pins = []
+        for name in chosen:
+            pinned = pin(name)
+            if pinned is None:
+                continue
+            markers = sorted(conditions[name])
+            if "" not in markers:
+                pinned += "; " + " or ".join(f"({marker})" for marker in markers)
+            pins.append(pinned)
+        return pins
+
+    @staticmethod
+    def _unpublished_message(unpublished: Mapping[str, str]) -> str:
+        mapping = importlib.metadata.packages_distributions()
+        lines = []
+        for name, source in sorted(unpublished.items()):
+            modules = sorted(m for m, dists in mapping.items() if name in map(normalise, dists))
+            folders = [folder for module in modules if (folder := package_folder(module))]
+            where = f"; its code: {', '.join(folders)}" if folders else ""
+            lines.append(f"  - {name}: installed from {source}{where}")
+        first = next(iter(sorted(unpublished)))
+        return (
+            "The model imports distribution(s) that were not installed from a package index, "
+            "so a deployment could not rebuild its environment:\n"
+            + "\n".join(lines)
+            + "\nIn log_model_kwargs (pipeline_ml_factory or log_pipeline_model), either put "
+            'their code inside the model with "code_paths": ["<its code folder above>"], or '
+            'name a requirement a deployment can install with "extra_pip_requirements": '
+            f'["{first}==<version on your index>"] (or "{first} @ https://...").'
+        )
+
+    def infer(
+        self,
+        original: Callable[..., list[str]],
+        model_uri: str,
+        flavor: str,
+        fallback: Any = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """``mlflow.models.infer_pip_requirements`` under this policy (see the module docs)."""
+        internals = _capture_internals()
+        if internals is None:
+            inferred = original(model_uri, flavor, fallback=fallback, **kwargs)
+            names = [name for line in inferred if (name := requirement_name(line))]
+            return self.select(names, distributions_of(self.bundled_modules))
+        requirements_utils = internals
+        try:
+            requirements_utils._init_modules_to_packages_map()
+            modules = requirements_utils._capture_imported_modules(
+                model_uri, flavor, extra_env_vars=kwargs.get("extra_env_vars")
+            )
+        except Exception as exc:
+            raise KedroPipelineModelError(
+                f"MLflow could not find what the model imports when it loads ({exc}); "
+                "without that its requirements would be incomplete. Give them with "
+                'log_model_kwargs={"pip_requirements": [...]}.'
+            ) from exc
+        mapping = requirements_utils._MODULES_TO_PACKAGES or {}
+        needed, bundled = self._distributions(modules, mapping)
+        return self.select(needed, bundled)
+
+
+def _capture_internals() -> Any:
+    """MLflow's requirements module, if it has the pieces ``RequirementPolicy.infer`` uses."""
+    try:
+        from mlflow.utils import requirements_utils
+    except ImportError:  # pragma: no cover
+        return None
+    if not all(
+        callable(getattr(requirements_utils, name, None))
+        for name in ("_init_modules_to_packages_map", "_capture_imported_modules")
+    ) or not hasattr(requirements_utils, "_MODULES_TO_PACKAGES"):
+        return None
+    return requirements_utils
+
+
+_infer_patch: ThreadPatch | None = None
+
+
+@contextlib.contextmanager
+def requirement_policy(policy: RequirementPolicy) -> Iterator[None]:
+    """While in this block, this thread's MLflow requirement inference follows ``policy``."""
+    global _infer_patch  # noqa: PLW0603 - one patch object for the process, made on first use
+    import mlflow.models
+
+    if _infer_patch is None:
+        _infer_patch = ThreadPatch(mlflow.models, "infer_pip_requirements")
+    with _infer_patch.override(policy.infer):
+        yield
