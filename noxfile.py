@@ -52,7 +52,8 @@ def tests(session: nox.Session) -> None:
     Extra arguments go to pytest: `nox -s tests -- -k core`.
     """
     session.install(*ALL_EDITABLE, "-e", "examples/breast_cancer", *TEST_DEPS)
-    session.run("pytest", *session.posargs, env=_env())
+    # The slowest tests are listed at the end, to keep an eye on the suite's time.
+    session.run("pytest", "--durations=20", *session.posargs, env=_env())
 
 
 @nox.session
