@@ -16,7 +16,6 @@ from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any
 
 from kedro.io.core import DatasetError
-from more_itertools import interleave
 
 from pipelineml.runners._copying import COPIERS, copy_inferred
 from pipelineml.runners._memory import RuntimeMemoryDataset
@@ -207,9 +206,11 @@ class Hooks:
 
 def _output_items(step: Step, outputs: dict[str, Any]) -> Iterable[tuple[str, Any]]:
     if outputs and step.is_generator:
-        # Generator nodes stream chunks: save them interleaved, as Kedro does.
+        # Generator nodes stream chunks: save them interleaved, as Kedro does (its
+        # more_itertools.interleave, which stops at the shortest, is this chain of zips).
         keys = list(outputs)
-        return zip(itertools.cycle(keys), interleave(*outputs.values()), strict=False)
+        chunks = itertools.chain.from_iterable(zip(*outputs.values(), strict=False))
+        return zip(itertools.cycle(keys), chunks, strict=False)
     return outputs.items()
 
 
