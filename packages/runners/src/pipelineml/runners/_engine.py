@@ -225,6 +225,10 @@ def _call_without_hooks(step: Step, store: Store, inputs: dict[str, Any]) -> dic
             node_logger.error(
                 "Node %s failed with error: \n%s", step.node, exc, extra={"markup": False}
             )
+        else:
+            # In-memory runs log nothing: the caller (a model's predict) names the node
+            # from this note, worded as DaskRunner's tasks word it.
+            exc.add_note(f"Raised by Kedro node '{step.node.name}'.")
         raise
 
 
