@@ -142,3 +142,27 @@ def test_a_dependency_missing_on_the_workers_is_named(
         " ".join(output.split())
     )
     assert not (project / "data" / "08_reporting" / "summary.json").exists()
+
+
+def test_a_package_the_workers_cannot_import_fails_naming_it(
+    bare_workers: DaskCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the uploaded package's own import fails on the workers, the run fails first."""
+    helpers = tmp_path / "client_only"
+    helpers.mkdir()
+    (helpers / "client_only_settings.py").write_text("VALUE = 1\n")
+    project = _project(tmp_path / "project", factor=2)
+    package_dir = next(p for p in (project / "src").iterdir() if p.is_dir())
+    init = package_dir / "__init__.py"
+    init.write_text(init.read_text() + "import client_only_settings  # noqa\n")
+    monkeypatch.setenv("PYTHONPATH", str(helpers))
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", bare_workers.address)
+    monkeypatch.setenv("COLUMNS", "200")
+    done = run_kedro_cli(project, "run", "--runner=pipelineml.runners.DaskRunner")
+    assert done.returncode != 0
+    output = " ".join((done.stdout + done.stderr).split())
+    assert "ProjectUploadError" in output
+    assert f"DaskRunner sent the Kedro project package '{package_dir.name}'" in output
+    assert "No module named 'client_only_settings'" in output
+    assert not (project / "data" / "08_reporting" / "summary.json").exists()
+    assert "Running node" not in output  # it failed before the first node

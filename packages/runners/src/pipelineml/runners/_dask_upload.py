@@ -14,6 +14,7 @@ workers, as on any Dask cluster.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import logging
@@ -139,11 +140,13 @@ def ship_project_package(
                 zipped.write(path, f"{package}/{path.relative_to(package_dir).as_posix()}")
         # One plugin name per package: a new version of the code replaces the previous
         # upload for the workers that join later, instead of piling up on the scheduler.
+        name = f"pipelineml-upload-{package}"
         try:
-            client.register_plugin(
-                UploadFile(os.fspath(archive), load=True), name=f"pipelineml-upload-{package}"
-            )
+            client.register_plugin(UploadFile(os.fspath(archive), load=True), name=name)
         except Exception as exc:
+            # Workers joining later would fail the same way: forget the plugin.
+            with contextlib.suppress(Exception):
+                client.unregister_worker_plugin(name)
             raise ProjectUploadError(
                 f"DaskRunner sent the Kedro project package {package!r} to the Dask workers, "
                 f"but importing it there failed: {type(exc).__name__}: {exc}. Install what "
