@@ -154,7 +154,10 @@ def ship_project_package(
                 "itself there (pip install <project folder>)."
             ) from exc
     unready = sum(state != "ready" for state in states.values())
-    message = "Sent the Kedro project package %r to the Dask workers (%d of %d could not import it)"
+    message = (
+        "Sent the Kedro project package %r to the Dask workers "
+        "(%d of %d lacked it or had older code)"
+    )
     if progress is not None:
         progress.info(message, package, unready, len(states))
     else:
