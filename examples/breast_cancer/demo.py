@@ -80,23 +80,28 @@ def main() -> None:
         sys.exit("`mlflow models predict` and mlflow.pyfunc.load_model disagree.")
     stricter = model.predict(sample, params={"threshold": 0.9})
 
+    registered = f"models:/{REGISTERED_MODEL}/{version}" if version is not None else None
+    # What matters first: which model was trained and that it scores; details after.
     print("\n=== pipelineml demo ===")
-    print(f"tracking URI : {tracking_uri}")
-    print(f"run id       : {run.info.run_id}")
-    print(f"model URI    : {model_uri}")
-    if version is not None:
-        print(f"registered   : models:/{REGISTERED_MODEL}/{version}")
-    metrics = ", ".join(f"{k}={v:.3f}" for k, v in sorted(run.data.metrics.items()))
-    print(f"metrics      : {metrics}")
-    print("artifacts    :")
-    for name, spec in sorted(artifacts.items()):
-        print(f"  {name:18} -> {spec['path']}")
-    print(f"\npredictions for {len(sample)} rows of {SAMPLE.relative_to(PROJECT)}")
-    print("  (mlflow models predict and mlflow.pyfunc.load_model agree)")
-    shown = in_process.assign(malignant_at_0_9=stricter["malignant"]).head(5)
+    print(f"model        : {registered or model_uri}  (trained by run {run.info.run_id})")
+    print(
+        f"scored       : {len(sample)} rows of {SAMPLE.relative_to(PROJECT)}; "
+        "mlflow models predict and mlflow.pyfunc.load_model agree"
+    )
+    print(f"\npredictions for {len(sample)} rows (malignant_at_0_9: with params threshold=0.9)")
+    shown = in_process.assign(malignant_at_0_9=stricter["malignant"])
     print(shown.to_string(float_format=lambda v: f"{v:.4f}"))
 
-    registry_uri = f"models:/{REGISTERED_MODEL}/{version}" if version is not None else model_uri
+    print("\ndetails")
+    print(f"  tracking URI : {tracking_uri}")
+    print(f"  model URI    : {model_uri}")
+    metrics = ", ".join(f"{k}={v:.3f}" for k, v in sorted(run.data.metrics.items()))
+    print(f"  metrics      : {metrics}")
+    print("  artifacts    :")
+    for name, spec in sorted(artifacts.items()):
+        print(f"    {name:18} -> {spec['path']}")
+
+    registry_uri = registered or model_uri
     bin_dir = Path(sys.executable).parent
     print("\nnext steps (from this folder):")
     print(f"  export PATH={bin_dir}:$PATH MLFLOW_TRACKING_URI={tracking_uri}")

@@ -71,10 +71,40 @@ def test_input_name_cannot_be_inferred_when_several_qualify(training: Pipeline) 
 
 
 def test_input_name_cannot_be_inferred_when_none_qualify(training: Pipeline) -> None:
-    """When every inference input is a training dataset, the candidates are listed."""
-    inference = Pipeline([node(predict, ["data", "scaler", "model"], "scores", name="p")])
+    """When training produces every data input of inference, nothing is inferred; all named."""
+    inference = Pipeline(
+        [node(lambda s, m, t: m, ["scaler", "model", "params:t"], "scores", name="p")]
+    )
     with pytest.raises(
-        PipelineMLError, match=r"Cannot infer 'input_name'.*\['data', 'model', 'scaler'\]"
+        PipelineMLError,
+        match=r"Cannot infer 'input_name'.*\['model', 'scaler'\] is produced by the "
+        r"training pipeline.*pass input_name=",
+    ):
+        pipeline_ml_factory(training, inference)
+
+
+def test_input_name_cannot_be_inferred_from_parameters_only(training: Pipeline) -> None:
+    """An inference pipeline that reads only parameters has no slot for the request."""
+    inference = Pipeline([node(lambda t: t, "params:threshold", "scores", name="p")])
+    with pytest.raises(
+        PipelineMLError,
+        match=r"Cannot infer 'input_name'.*reads only parameters \['params:threshold'\]",
+    ):
+        pipeline_ml_factory(training, inference)
+
+
+def test_training_input_shared_with_reference_data_is_ambiguous() -> None:
+    """Two inputs training only reads are both candidates: the message lists both."""
+    training = Pipeline(
+        [node(lambda f, c: {"w": 1}, ["features", "country_codes"], "model", name="fit")]
+    )
+    inference = Pipeline(
+        [node(lambda f, c, m: f, ["features", "country_codes", "model"], "scores", name="p")]
+    )
+    with pytest.raises(
+        PipelineMLError,
+        match=r"Cannot infer 'input_name': 2 inference inputs \['country_codes', 'features'\]"
+        r".*Pass input_name=",
     ):
         pipeline_ml_factory(training, inference)
 

@@ -26,11 +26,47 @@ def test_seed_example_infers_input_name(ds_pipeline: Pipeline) -> None:
     assert pml.log_model_kwargs == {"name": "model"}
 
 
+def test_seed_pattern_data_node_reads_the_same_dataset_in_both_halves() -> None:
+    """Without input_name, the features both halves read become input_name (the seed's case)."""
+    ds_pipeline = Pipeline(
+        [
+            node(fit_scaler, "features", "scaler", name="fit_scaler", tags="training"),
+            node(
+                lambda f, s, a: {"offset": a},
+                ["features", "scaler", "params:alpha"],
+                "model",
+                name="fit_model",
+                tags="training",
+            ),
+            node(
+                predict,
+                ["features", "scaler", "model"],
+                "scores",
+                name="predict",
+                tags="inference",
+            ),
+        ]
+    )
+    pml = pipeline_ml_factory(
+        training=ds_pipeline.only_nodes_with_tags("training"),
+        inference=ds_pipeline.only_nodes_with_tags("inference"),
+    )
+    assert pml.input_name == "features"
+    assert "features" in pml.training.inputs()
+
+
+def test_transcoded_training_input_can_be_inferred() -> None:
+    """A training input read as 'features@pandas' is still a candidate as 'features'."""
+    training = Pipeline([node(fit_scaler, "features@pandas", "scaler", name="fit")])
+    inference = Pipeline([node(lambda f, s: f, ["features", "scaler"], "scores", name="p")])
+    assert pipeline_ml_factory(training, inference).input_name == "features"
+
+
 def test_separately_built_pipelines_with_explicit_input_name() -> None:
     """Training and inference built as two pipelines bind with an explicit input_name."""
     training = Pipeline([node(fit_scaler, "data", "scaler", name="fit")])
     inference = Pipeline([node(identity, "scaler", "out", name="use")])
-    # Every inference input is a training dataset here, so input_name must be given.
+    # Training produces every inference input here, so input_name must be given.
     pml = pipeline_ml_factory(training, inference, input_name="scaler")
     assert pml.input_name == "scaler"
 

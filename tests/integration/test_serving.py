@@ -285,3 +285,51 @@ def test_served_unknown_param_is_dropped_with_a_warning(
     assert_same_predictions(served_predictions(response), trained_model.expected())
     log = model_server.log_path.read_text(encoding="utf-8", errors="replace")
     assert "Unrecognized params ['bogus'] are ignored for inference" in log
+
+
+def _nan_in_a_feature(sample: Any) -> dict[str, Any]:
+    body = split_payload(sample)
+    column = body["dataframe_split"]["columns"].index("mean_radius")
+    body["dataframe_split"]["data"][0][column] = None  # NaN once parsed as float64
+    return body
+
+
+def test_served_node_failure_gets_400_naming_the_node_without_a_trace(
+    trained_model: TrainedModel, model_server: ModelServer
+) -> None:
+    """A NaN the model cannot take: 400 naming node 'predict' and its message; trace in the log."""
+    response = invoke(model_server.url, _nan_in_a_feature(trained_model.sample))
+
+    assert response.status_code == 400, response.text
+    error = response.json()
+    assert error["error_code"] == "INVALID_PARAMETER_VALUE", error
+    assert "Inference node 'predict' failed: ValueError: Input X contains NaN" in error["message"]
+    assert "stack_trace" not in error
+    assert "Traceback" not in response.text
+    assert "<dynamic-code>" not in response.text
+    # A request naming a runner imports kedro.runner in the server, which installs Kedro's
+    # rich logging: lines are then wrapped, so compare words, not whole lines.
+    log = " ".join(model_server.log_path.read_text(encoding="utf-8", errors="replace").split())
+    assert "Inference node" in log
+    assert "'predict' failed: ValueError: Input X contains NaN" in log
+    assert "Traceback (most re" in log  # rich cuts the title of its traceback panel
+    assert "in predict" in log  # the frames are there
+    good = invoke(model_server.url, split_payload(trained_model.sample))
+    assert_same_predictions(served_predictions(good), trained_model.expected())
+
+
+def test_loaded_model_node_failure_names_the_node_and_keeps_the_cause(
+    trained_model: TrainedModel, loaded_model: Any
+) -> None:
+    """In process, predict raises InferenceNodeError naming the node, caused by its exception."""
+    from pipelineml.hooks.errors import InferenceNodeError
+
+    sample = trained_model.sample.copy()
+    sample.loc[sample.index[0], "mean_radius"] = float("nan")
+    with pytest.raises(
+        InferenceNodeError, match=r"^Inference node 'predict' failed: ValueError"
+    ) as info:
+        loaded_model.predict(sample)
+    assert info.value.node_name == "predict"
+    assert isinstance(info.value.__cause__, ValueError)
+    assert isinstance(info.value, ValueError)  # callers catching ValueError still work

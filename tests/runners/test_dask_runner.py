@@ -359,3 +359,33 @@ def test_kedro_run_cli_on_external_cluster(
     worker_pids = {int(line[-1]) for line in lines}
     summary_pid = int(summary.split('"pid":')[1].split("}")[0].strip().rstrip(","))
     assert summary_pid in worker_pids  # hooks fired in the processes that ran the nodes
+
+
+def test_run_with_hooks_logs_progress_at_info(
+    local_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A run given a hook manager logs each finished node and the end, as Kedro's runners do."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="pipelineml.runners")
+    runner = DaskRunner(client=local_client)
+    runner.run(diamond(), DataCatalog({"a": MemoryDataset(1)}), hook_manager=_create_hook_manager())
+    lines = [r.getMessage() for r in caplog.records if r.name == "pipelineml.runners"]
+    assert [line for line in lines if line.endswith("tasks")] == [
+        f"Completed {i} out of 3 tasks" for i in (1, 2, 3)
+    ]
+    assert lines.index("Completed node: join") > lines.index("Completed node: left")
+    assert lines[-1].startswith("Pipeline execution completed successfully in ")
+
+
+def test_run_in_memory_logs_nothing_above_debug(
+    local_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The in-memory path a model scores with logs no progress."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    runner = DaskRunner(client=local_client)
+    assert runner.run_in_memory(diamond(), {"a": 1}) == {"d": 4}
+    ours = [r for r in caplog.records if r.name.startswith("pipelineml")]
+    assert [r.getMessage() for r in ours if r.levelno > logging.DEBUG] == []

@@ -13,13 +13,23 @@ def _training_names(training: Pipeline) -> set[str]:
     return {strip_transcoding(name) for name in training.datasets()}
 
 
+def _training_outputs(training: Pipeline) -> set[str]:
+    # Everything a training node writes, intermediate datasets included: the model logs
+    # what training fitted, so none of it can be the data sent at prediction time.
+    return {strip_transcoding(name) for name in training.all_outputs()}
+
+
 def input_name_candidates(training: Pipeline, inference: Pipeline) -> list[str]:
-    """Inference inputs that are neither produced by training nor parameters."""
-    known = _training_names(training)
+    """Inference inputs that are neither produced by training nor parameters.
+
+    A dataset training only reads (the raw features both halves load, say) is a
+    candidate: it is the usual ``input_name``.
+    """
+    produced = _training_outputs(training)
     return sorted_names(
         name
         for name in inference.inputs()
-        if not is_parameter(name) and strip_transcoding(name) not in known
+        if not is_parameter(name) and strip_transcoding(name) not in produced
     )
 
 
@@ -34,16 +44,24 @@ def infer_input_name(training: Pipeline, inference: Pipeline) -> str:
         return candidates[0]
     data_inputs = sorted_names(n for n in inference.inputs() if not is_parameter(n))
     if not candidates:
+        if not data_inputs:
+            raise PipelineMLError(
+                "Cannot infer 'input_name': the inference pipeline reads only parameters "
+                f"{sorted_names(inference.inputs())}, so no input can receive the data sent "
+                "at prediction time. Add the dataset to score as an input of its first node."
+            )
         raise PipelineMLError(
             "Cannot infer 'input_name': every non-parameter input of the inference pipeline "
-            f"{data_inputs} is also a training dataset, so any of them could be the data "
-            "sent at prediction time. Pass input_name=... with one of them."
+            f"{data_inputs} is produced by the training pipeline, so none of them is the data "
+            "sent at prediction time. Make the first inference node read the dataset to "
+            "score (a training input, such as the features training reads, is fine), or pass "
+            "input_name=... naming it."
         )
     raise PipelineMLError(
-        "Cannot infer 'input_name': the inference inputs "
-        f"{candidates} are all neither produced by training nor parameters, and only one "
-        "of them can be the data sent at prediction time. Pass input_name=... with the "
-        "one that is; the others must be produced by the training pipeline."
+        f"Cannot infer 'input_name': {len(candidates)} inference inputs {candidates} are "
+        "neither produced by training nor parameters, and only one of them can be the data "
+        "sent at prediction time. Pass input_name=... with the one that is; every "
+        "other one must be produced by the training pipeline."
     )
 
 

@@ -7,7 +7,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from pipelineml.core import PipelineMLError
 
-__all__ = ["KedroPipelineModelError", "MlflowConfigError"]
+__all__ = ["InferenceNodeError", "KedroPipelineModelError", "MlflowConfigError"]
 
 
 class KedroPipelineModelError(PipelineMLError, MlflowException):
@@ -23,6 +23,21 @@ class KedroPipelineModelError(PipelineMLError, MlflowException):
 
     def __reduce__(self) -> tuple[type[KedroPipelineModelError], tuple[str]]:
         return (type(self), (self.message,))
+
+
+class InferenceNodeError(KedroPipelineModelError):
+    """An inference node raised while ``predict`` ran; the message names the node.
+
+    The node's own exception is the ``__cause__``. A model server answers it with HTTP 400
+    and this message, without a stack trace; the trace goes to the server's log.
+    """
+
+    def __init__(self, message: str, node_name: str | None = None) -> None:
+        super().__init__(message)
+        self.node_name = node_name
+
+    def __reduce__(self) -> tuple[type[InferenceNodeError], tuple[str, str | None]]:  # type: ignore[override]
+        return (type(self), (self.message, self.node_name))
 
 
 class MlflowConfigError(ValueError):

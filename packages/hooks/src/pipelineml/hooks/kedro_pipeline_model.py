@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.io import AbstractDataset, DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
+from mlflow.exceptions import MlflowException
 from mlflow.pyfunc.model import PythonModel
 
 from pipelineml.core import PipelineML, PipelineMLError
@@ -23,7 +24,8 @@ from pipelineml.core.artifacts import (
     repoint_config,
 )
 from pipelineml.hooks._integrity import differences, fingerprint
-from pipelineml.hooks.errors import KedroPipelineModelError
+from pipelineml.hooks._node_errors import failed_node_name
+from pipelineml.hooks.errors import InferenceNodeError, KedroPipelineModelError
 from pipelineml.runners import CopyPolicy, resolve_runner, run_in_memory
 from pipelineml.runners.errors import RunnerError
 
@@ -322,6 +324,8 @@ class KedroPipelineModel(PythonModel):
         Raises:
             KedroPipelineModelError: For an unknown parameter or runner name, or when the
                 model was not loaded.
+            InferenceNodeError: When an inference node raises; it names the node, carries
+                its message, and has the node's exception as ``__cause__``.
         """
         feed = self._loaded
         if feed is None:
@@ -346,13 +350,28 @@ class KedroPipelineModel(PythonModel):
             if overrides:
                 feed = {**feed, **overrides}
         feed = {**feed, self.input_name: model_input}
-        if runner is None:
-            return run_in_memory(self.pipeline, feed, copy_policy=self._policy)[self.output_name]
-        runner_in_memory = getattr(runner, "run_in_memory", None)
-        if runner_in_memory is not None:
-            outputs = runner_in_memory(self.pipeline, feed, copy_policy=self._policy)
-            return outputs[self.output_name]
-        return self._run_with_catalog(runner, feed)
+        try:
+            if runner is None:
+                outputs = run_in_memory(self.pipeline, feed, copy_policy=self._policy)
+                return outputs[self.output_name]
+            runner_in_memory = getattr(runner, "run_in_memory", None)
+            if runner_in_memory is not None:
+                outputs = runner_in_memory(self.pipeline, feed, copy_policy=self._policy)
+                return outputs[self.output_name]
+            return self._run_with_catalog(runner, feed)
+        except MlflowException:
+            raise
+        except Exception as exc:
+            raise self._node_failure(exc) from exc
+
+    def _node_failure(self, exc: Exception) -> InferenceNodeError:
+        # A served request must get the node and its message, not the trace (which may
+        # show cloudpickled code as "<dynamic-code>"): the trace goes to the log instead.
+        node_name = failed_node_name(exc, self.pipeline)
+        where = f"Inference node '{node_name}'" if node_name else "The inference pipeline"
+        message = f"{where} failed: {type(exc).__name__}: {exc}"
+        logger.error("%s", message, exc_info=exc)
+        return InferenceNodeError(message, node_name)
 
     def _run_with_catalog(self, runner: AbstractRunner, feed: dict[str, Any]) -> Any:
         # A runner that is not ours only knows catalogs: build one per call.

@@ -106,7 +106,15 @@ def execute(payload: bytes, *args: Any) -> dict[str, Any]:
         args: The values of ``task.source_names`` (free in-memory inputs), then the
             results of the tasks of the nodes this one depends on.
     """
-    task: NodeTask = pickle.loads(payload)
+    try:
+        task: NodeTask = pickle.loads(payload)
+    except ModuleNotFoundError as exc:
+        exc.add_note(
+            f"A Dask worker could not import {exc.name!r} to run a DaskRunner task. "
+            "DaskRunner sends the Kedro project's own package to external workers; every "
+            "other module a node uses must be installed in the workers' environment."
+        )
+        raise
     step = task.step
     count = len(task.source_names)
     data: dict[str, Any] = {}

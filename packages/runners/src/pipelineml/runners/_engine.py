@@ -24,6 +24,7 @@ from pipelineml.runners._plan import Plan, Step, released_by, require_inputs
 if TYPE_CHECKING:
     from kedro.pipeline.node import Node
 
+    from pipelineml.runners._progress import Progress
     from pipelineml.runners.copy_policy import CopyPolicy
 
 logger = logging.getLogger(__name__)
@@ -214,23 +215,31 @@ def _output_items(step: Step, outputs: dict[str, Any]) -> Iterable[tuple[str, An
     return outputs.items()
 
 
+def _call_without_hooks(step: Step, store: Store, inputs: dict[str, Any]) -> dict[str, Any]:
+    if not store.quiet:
+        outputs: dict[str, Any] = step.node.run(inputs)
+        return outputs
+    try:
+        return step.call(inputs)
+    except Exception as exc:
+        if store.log_errors:
+            node_logger.error(
+                "Node %s failed with error: \n%s", step.node, exc, extra={"markup": False}
+            )
+        else:
+            # In-memory runs log nothing: the caller (a model's predict) names the node
+            # from this note, worded as DaskRunner's tasks word it.
+            exc.add_note(f"Raised by Kedro node '{step.node.name}'.")
+        raise
+
+
 def run_step(step: Step, store: Store, hooks: Hooks | None) -> None:
     """Run one node synchronously: load inputs, run, save outputs, confirm."""
     node = step.node
     if hooks is None:
         load = store.load
         inputs = {name: load(name) for name in step.inputs}
-        if store.quiet:
-            try:
-                outputs = step.call(inputs)
-            except Exception as exc:
-                if store.log_errors:
-                    node_logger.error(
-                        "Node %s failed with error: \n%s", node, exc, extra={"markup": False}
-                    )
-                raise
-        else:
-            outputs = node.run(inputs)
+        outputs = _call_without_hooks(step, store, inputs)
         for name, data in _output_items(step, outputs):
             store.save(name, data)
     else:
@@ -273,7 +282,7 @@ def run_step_async(step: Step, store: Store, hooks: Hooks | None, pool: Executor
     loading = {name: pool.submit(load, name) for name in step.inputs}
     inputs = {name: future.result() for name, future in loading.items()}
     if hooks is None:
-        outputs = node.run(inputs)
+        outputs = _call_without_hooks(step, store, inputs)
     else:
         hooks.node_inputs(node, inputs, is_async=True)
         outputs = hooks.call_node(node, inputs, is_async=True)
@@ -296,6 +305,7 @@ def run_in_order(
     hooks: Hooks | None,
     done: list[Node],
     pool: Executor | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """Run every step in plan order; ``pool`` set means asynchronous loads and saves."""
     debug = logger.isEnabledFor(logging.DEBUG)
@@ -307,7 +317,9 @@ def run_in_order(
         done.append(step.node)
         for name in step.release_after:
             store.release(name)
-        if debug:
+        if progress is not None:
+            progress.node_done(step.node.name)
+        elif debug:
             logger.debug("Completed node %s (%d of %d)", step.node.name, len(done), len(plan.steps))
 
 
@@ -351,9 +363,16 @@ class _PoolRun:
     """
 
     def __init__(
-        self, plan: Plan, store: Store, hooks: Hooks | None, done: list[Node], pool: Executor
+        self,
+        plan: Plan,
+        store: Store,
+        hooks: Hooks | None,
+        done: list[Node],
+        pool: Executor,
+        progress: Progress | None = None,
     ) -> None:
         self.plan = plan
+        self.progress = progress
         self.store = store
         self.hooks = hooks
         self.done = done
@@ -410,6 +429,8 @@ class _PoolRun:
                     ready.append(plan.steps[child])
             if len(ready) > 1:
                 self.active += len(ready) - 1
+            if self.progress is not None:
+                self.progress.node_done(step.node.name)
         for name in release:
             self.store.release(name)
         for other in ready[1:]:
@@ -423,10 +444,11 @@ def run_on_pool(
     hooks: Hooks | None,
     done: list[Node],
     pool: Executor,
+    progress: Progress | None = None,
 ) -> None:
     """Run steps on ``pool`` (and the calling thread) as soon as their parents are done.
 
     On the first failure, steps not started are not started, running ones finish, and the
     failing node's own exception is raised.
     """
-    _PoolRun(plan, store, hooks, done, pool).run()
+    _PoolRun(plan, store, hooks, done, pool, progress).run()

@@ -21,6 +21,7 @@ from pipelineml.runners._engine import (
 )
 from pipelineml.runners._memory import RuntimeMemoryDataset
 from pipelineml.runners._plan import Plan, PlanCache, require_inputs
+from pipelineml.runners._progress import Progress, session_progress
 from pipelineml.runners.copy_policy import CopyPolicy
 
 if TYPE_CHECKING:
@@ -172,14 +173,18 @@ class LeanRunner(AbstractRunner):
             sinks=routing.sinks,
         )
         hooks = Hooks.of(hook_manager, catalog, run_id)
+        progress = session_progress(hook_manager, len(plan.steps))
         done: list[Node] = []
         start = perf_counter()
         try:
-            self._execute(plan, store, hooks, done)
+            self._execute(plan, store, hooks, done, progress)
         except Exception:
             self._suggest_resume_scenario(Pipeline(plan.nodes), done, catalog)
             raise
-        logger.debug("Pipeline execution completed in %.4f s", perf_counter() - start)
+        if progress is not None:
+            progress.finished(perf_counter() - start)
+        else:
+            logger.debug("Pipeline execution completed in %.4f s", perf_counter() - start)
         return {name: catalog[name] for name in plan.outputs}
 
     def run_in_memory(
@@ -228,8 +233,18 @@ class LeanRunner(AbstractRunner):
         self._execute(plan, store, Hooks.of(hook_manager, catalog, run_id), [])
 
     @abstractmethod
-    def _execute(self, plan: Plan, store: Store, hooks: Hooks | None, done: list[Node]) -> None:
-        """Run every step of ``plan``, appending each finished node to ``done``."""
+    def _execute(
+        self,
+        plan: Plan,
+        store: Store,
+        hooks: Hooks | None,
+        done: list[Node],
+        progress: Progress | None = None,
+    ) -> None:
+        """Run every step of ``plan``, appending each finished node to ``done``.
+
+        ``progress``, given for runs with hooks, is told of each finished node.
+        """
 
     def _get_executor(self, max_workers: int) -> Executor | None:
         return None

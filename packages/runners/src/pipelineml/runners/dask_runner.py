@@ -13,6 +13,7 @@ import os
 import threading
 import uuid
 from collections.abc import Mapping
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from kedro.pipeline import Pipeline
@@ -30,6 +31,7 @@ from pipelineml.runners._dask_tasks import (
 from pipelineml.runners._engine import copiers_for
 from pipelineml.runners._memory import RuntimeMemoryDataset
 from pipelineml.runners._plan import Plan, PlanCache, require_inputs
+from pipelineml.runners._progress import Progress, session_progress
 from pipelineml.runners.copy_policy import CopyPolicy
 from pipelineml.runners.errors import ClusterConnectionError
 
@@ -311,6 +313,9 @@ class DaskRunner(AbstractRunner):
             pipeline = self._filter_pipeline_for_missing_outputs(pipeline, catalog)
         plan = self.plan(pipeline)
         require_inputs(plan, catalog, catalog.__class__.__name__)
+        progress = session_progress(hook_manager, len(plan.steps))
+        start = perf_counter()
+        self._ship_project(progress)
         persisted: dict[str, Any] = {}
         for name in plan.datasets:
             if name in catalog:
@@ -318,11 +323,15 @@ class DaskRunner(AbstractRunner):
                 if _is_persisted(dataset):
                     persisted[name] = dataset
         sources = {name: catalog.load(name) for name in plan.inputs if name not in persisted}
-        outputs = self._submit_and_wait(plan, persisted, sources, hook_manager, run_id)
+        outputs = self._submit_and_wait(
+            plan, persisted, sources, hook_manager, run_id, progress=progress
+        )
         for name, data in outputs.items():
             if name not in catalog:
                 catalog[name] = RuntimeMemoryDataset.empty(self._copy_policy.mode_for(name))
             catalog.save(name, data)
+        if progress is not None:
+            progress.finished(perf_counter() - start)
         return {name: catalog[name] for name in plan.outputs}
 
     def run_in_memory(
@@ -342,6 +351,18 @@ class DaskRunner(AbstractRunner):
         sources = {name: data[name] for name in plan.inputs}
         policy = None if copy_policy is None else CopyPolicy.from_spec(copy_policy)
         return self._submit_and_wait(plan, {}, sources, None, None, policy)
+
+    def _ship_project(self, progress: Progress | None) -> None:
+        # Workers of a LocalCluster this runner started share this environment; any other
+        # cluster may not have the Kedro project installed.
+        client = self.client
+        if self._cluster is not None:
+            return
+        from kedro.framework import project
+
+        from pipelineml.runners._dask_upload import ship_project_package
+
+        ship_project_package(client, getattr(project, "PACKAGE_NAME", None), progress)
 
     def _hook_spec(self, hook_manager: Any) -> HookSpec | None:
         if hook_manager is None or not hasattr(hook_manager, "get_plugins"):
@@ -384,6 +405,7 @@ class DaskRunner(AbstractRunner):
         hook_manager: Any,
         run_id: str | None,
         copy_policy: CopyPolicy | None = None,
+        progress: Progress | None = None,
     ) -> dict[str, Any]:
         import cloudpickle
 
@@ -442,16 +464,23 @@ class DaskRunner(AbstractRunner):
         }
         for name, key in selections.items():
             graph[key] = (pick, keys[producers[name]], name)
-        wanted = [keys[s.index] for s in plan.steps if not plan.children[s.index]]
-        wanted += list(selections.values())
-        futures = dict(
-            zip(wanted, client.get(graph, wanted, sync=False, retries=self._retries), strict=True)
-        )
-        completed = distributed.as_completed(list(futures.values()), loop=client.loop)
+        leaves = [keys[s.index] for s in plan.steps if not plan.children[s.index]]
+        kept = [*leaves, *selections.values()]
+        # To report each node as it finishes, every node's key is wanted too; those futures
+        # live only inside as_completed, which drops each once it is yielded, so the
+        # scheduler still frees intermediate results as soon as their readers are done.
+        names = {keys[s.index]: s.node.name for s in plan.steps} if progress else {}
+        extra = [key for key in names if key not in kept]
+        got = client.get(graph, [*kept, *extra], sync=False, retries=self._retries)
+        futures = dict(zip(kept, got[: len(kept)], strict=True))
+        completed = distributed.as_completed(got, loop=client.loop)
+        del got
         try:
             for future in completed:
                 if future.status == "error":
                     future.result()  # raises the node's exception with its traceback
+                if progress is not None and future.key in names:
+                    progress.node_done(names[future.key])
             values = client.gather([futures[key] for key in selections.values()])
             return dict(zip(selections, values, strict=True))
         except BaseException:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["ClusterConnectionError", "CopyModeError", "RunnerError", "UnknownRunnerError"]
+__all__ = [
+    "ClusterConnectionError",
+    "CopyModeError",
+    "ProjectUploadError",
+    "RunnerError",
+    "UnknownRunnerError",
+]
 
 
 class RunnerError(ValueError):
@@ -19,3 +25,7 @@ class UnknownRunnerError(RunnerError):
 
 class ClusterConnectionError(ConnectionError):
     """``DaskRunner`` could not reach its scheduler; the message names the address."""
+
+
+class ProjectUploadError(RuntimeError):
+    """``DaskRunner`` could not make the Kedro project importable on the Dask workers."""

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from kedro.pipeline.node import Node
 
     from pipelineml.runners._plan import Plan
+    from pipelineml.runners._progress import Progress
 
 __all__ = ["SequentialRunner"]
 
@@ -53,8 +54,16 @@ class SequentialRunner(LeanRunner):
             self._pool = ThreadPoolExecutor(thread_name_prefix="pipelineml-io")
         return self._pool
 
-    def _execute(self, plan: Plan, store: Store, hooks: Hooks | None, done: list[Node]) -> None:
-        run_in_order(plan, store, hooks, done, self._io_pool() if self._is_async else None)
+    def _execute(
+        self,
+        plan: Plan,
+        store: Store,
+        hooks: Hooks | None,
+        done: list[Node],
+        progress: Progress | None = None,
+    ) -> None:
+        pool = self._io_pool() if self._is_async else None
+        run_in_order(plan, store, hooks, done, pool, progress)
 
     def __setstate__(self, state: dict[str, object]) -> None:
         super().__setstate__(state)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from kedro.pipeline.node import Node
 
     from pipelineml.runners._plan import Plan
+    from pipelineml.runners._progress import Progress
 
 __all__ = ["ThreadRunner"]
 
@@ -72,11 +73,19 @@ class ThreadRunner(LeanRunner):
             self._pool = pool
         return pool
 
-    def _execute(self, plan: Plan, store: Store, hooks: Hooks | None, done: list[Node]) -> None:
+    def _execute(
+        self,
+        plan: Plan,
+        store: Store,
+        hooks: Hooks | None,
+        done: list[Node],
+        progress: Progress | None = None,
+    ) -> None:
         if self._max_workers == 1 or plan.max_parallelism == 1:
-            run_in_order(plan, store, hooks, done)  # nothing can run side by side
+            # Nothing can run side by side.
+            run_in_order(plan, store, hooks, done, progress=progress)
         else:
-            run_on_pool(plan, store, hooks, done, self._thread_pool())
+            run_on_pool(plan, store, hooks, done, self._thread_pool(), progress)
 
     def close(self) -> None:
         """Shut the thread pool down (a later run starts a new one)."""
