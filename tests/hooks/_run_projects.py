@@ -176,11 +176,11 @@ def make_run_project(
     )
 
 
-def start_kedro_run(root: Path, log_path: Path, extra_env: Mapping[str, str]) -> Any:
-    """``kedro run`` in ``root`` as its own process group, output to ``log_path``."""
+def start_kedro_run(root: Path, log_path: Path, extra_env: Mapping[str, str], *args: str) -> Any:
+    """``kedro run <args>`` in ``root`` as its own process group, output to ``log_path``."""
     env = {**kedro_cli_env(root), **extra_env}
     return launch(
-        [os.fspath(interpreter()), "-c", KEDRO_WITH_SIGINT, "run"],
+        [os.fspath(interpreter()), "-c", KEDRO_WITH_SIGINT, "run", *args],
         log_path=log_path,
         env=env,
         cwd=root,

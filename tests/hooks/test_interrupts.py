@@ -56,12 +56,13 @@ def _all_gone(processes: list[psutil.Process], timeout: float = 15) -> list[int]
 
 
 def _run_until_paused(
-    root: Path, tmp_path: Path, store: str, stage: str
+    root: Path, tmp_path: Path, store: str, stage: str, *args: str
 ) -> tuple[Any, list[psutil.Process]]:
     proc = start_kedro_run(
         root,
         tmp_path / f"kedro-{stage}.log",
         {"MLFLOW_TRACKING_URI": store, "PIPELINEML_TEST_PAUSE": stage},
+        *args,
     )
     try:
         wait_for(root / "data" / f"paused-{stage}", proc)
@@ -75,14 +76,22 @@ def _log(tmp_path: Path, stage: str) -> str:
     return (tmp_path / f"kedro-{stage}.log").read_text(errors="replace")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    ("signum", "runner"),
+    [
+        (signal.SIGINT, "kedro.runner.SequentialRunner"),
+        (signal.SIGTERM, "kedro.runner.SequentialRunner"),
+        (signal.SIGINT, "pipelineml.runners.ThreadRunner"),
+    ],
+    ids=["SIGINT", "SIGTERM", "SIGINT-ThreadRunner"],
+)
 def test_signal_inside_a_training_node_kills_the_run(
-    tmp_path: Path, cli_store: str, signum: signal.Signals
+    tmp_path: Path, cli_store: str, signum: signal.Signals, runner: str
 ) -> None:
     """In the first node: the process stops, non-zero; run KILLED; no model; no helper."""
     # No pip_requirements: the requirements helper is started with the run.
     root = make_run_project(tmp_path / "project")
-    proc, children = _run_until_paused(root, tmp_path, cli_store, "make_data")
+    proc, children = _run_until_paused(root, tmp_path, cli_store, "make_data", "--runner", runner)
     assert children, "the requirements helper should be running"
 
     status = interrupt(proc, signum)

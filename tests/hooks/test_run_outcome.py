@@ -120,6 +120,27 @@ def test_tracking_store_that_cannot_open_is_reported_without_traceback(
     assert not (root / TRAINING_OUTPUT).exists()
 
 
+def test_registry_that_cannot_open_is_a_preflight_problem(tmp_path: Path, cli_store: str) -> None:
+    """A model to register and a registry that does not open: refused before training."""
+    (tmp_path / "a-file").write_text("not a folder")
+    uri = f"sqlite:///{(tmp_path / 'a-file' / 'registry.db').as_posix()}"
+    root = make_run_project(
+        tmp_path / "project",
+        mlflow_yml={"server": {"registry_uri": uri}},
+        log_model_kwargs={**FAST_LOG, "registered_model_name": "never"},
+    )
+
+    completed = run_kedro_cli(root, "run")
+
+    output = _output(completed)
+    assert completed.returncode == 1, output
+    assert f"The MLflow registry store '{uri}' cannot be opened" in output
+    assert "Set server.registry_uri in mlflow.yml or MLFLOW_REGISTRY_URI" in output
+    assert "Traceback" not in output
+    assert not (root / TRAINING_OUTPUT).exists()
+    assert [r.info.status for r in all_runs(cli_store)] == ["FAILED"]
+
+
 def test_preflight_problems_with_on_failure_warn_train_without_the_model(
     tmp_path: Path, cli_store: str
 ) -> None:

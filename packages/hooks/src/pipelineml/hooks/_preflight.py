@@ -259,14 +259,18 @@ def format_problems(problems: Iterable[Problem], pipelines: Iterable[str], outco
         outcome: The last line: what happened to the run because of them.
     """
     problems = list(problems)
+    pipelines = list(pipelines)
     names = ", ".join(f"'{name}'" for name in pipelines)
     count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+    models = "the model of PipelineML" if len(pipelines) == 1 else "the models of PipelineMLs"
     lines = [
-        f"pipelineml pre-flight check: {count} would stop the model of PipelineML {names} "
-        "from being logged after training."
+        f"pipelineml pre-flight check: {count} would stop {models} {names} from being "
+        "logged after training."
     ]
     for number, problem in enumerate(problems, 1):
-        lines.append(f"  {number}. {problem.message}")
+        # With several PipelineMLs, each problem says whose model it concerns.
+        whose = f"[{problem.pipeline}] " if len(pipelines) > 1 and problem.pipeline else ""
+        lines.append(f"  {number}. {whose}{problem.message}")
         if problem.fix:
             lines.append(f"     Fix it in {problem.fix}.")
     lines.append(outcome)
