@@ -6,12 +6,15 @@ and asserts on the exit status, the output, the files training wrote and the MLf
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests._support.kedro_project import run_kedro_cli
+from pipelineml.hooks.errors import MlflowRunError
+from tests._support.kedro_project import run_in_session, run_kedro_cli
 from tests.hooks._mlflow import all_logged_models, all_runs, copy_store
 from tests.hooks._run_projects import CATALOG, PARAMETERS, TRAINING_OUTPUT, make_run_project
 from tests.hooks._toy import FAST_LOG
@@ -235,3 +238,39 @@ def test_logged_model_is_announced_on_one_line(
     assert run.data.params["threshold"] == "0.5"  # used by inference only
     (version,) = MlflowClient(cli_store, cli_store).search_model_versions("name = 'outcome-model'")
     assert version.source == f"models:/{model.model_id}"
+
+
+def test_preflight_refusal_leaves_a_callers_run_open(tmp_path: Path, mlflow_isolation: str) -> None:
+    """Inside the caller's active run, a refused run only tags it and says it is left open."""
+    parameters = {key: value for key, value in PARAMETERS.items() if key != "threshold"}
+    root = make_run_project(tmp_path / "project", parameters=parameters, log_model_kwargs=FAST_LOG)
+
+    with mlflow.start_run() as outer:
+        with pytest.raises(MlflowRunError, match=r"\(opened by the caller\) is left open"):
+            run_in_session(root)
+        status = MlflowClient().get_run(outer.info.run_id).info.status
+        tags = MlflowClient().get_run(outer.info.run_id).data.tags
+
+    assert status == "RUNNING"
+    assert "params:threshold" in tags["pipelineml.preflight"]
+    assert not (root / TRAINING_OUTPUT).exists()
+
+
+def test_troubleshooting_page_shows_the_real_block(tmp_path: Path, cli_store: str) -> None:
+    """The pre-flight block on docs/troubleshooting.md is what `kedro run` prints."""
+    page = (Path(__file__).parents[2] / "docs" / "troubleshooting.md").read_text()
+    after = page[page.index("**After**") :]
+    start = after.index("```text\n") + len("```text\n")
+    shown = after[start : after.index("\n```", start)]
+    catalog = {key: value for key, value in CATALOG.items() if key != "model"}
+    parameters = {"n_rows": 20, "alpha": 1.0, "treshold": 0.5}
+    root = make_run_project(
+        tmp_path / "project", catalog=catalog, parameters=parameters, log_model_kwargs=FAST_LOG
+    )
+
+    completed = run_kedro_cli(root, "run", "--pipeline", "training")
+
+    assert completed.returncode == 1, _output(completed)
+    printed = completed.stderr[completed.stderr.index("Error: pipelineml") :].rstrip()
+    run_id = re.compile(r"MLflow run [0-9a-f]{32}")
+    assert run_id.sub("MLflow run <id>", printed) == run_id.sub("MLflow run <id>", shown)

@@ -344,7 +344,7 @@ class MlflowHook:
         block = self._report(
             problems,
             state.to_log,
-            f"No node has run; MLflow run {state.run_id} is marked FAILED.",
+            f"No node has run; MLflow run {state.run_id} {_ended(state, 'FAILED')}.",
         )
         try:
             state.client.set_tag(state.run_id, TAG_PREFLIGHT, block[:MAX_TAG])
@@ -540,7 +540,7 @@ class MlflowHook:
             return
         where = self._conf.declaring("mlflow", "tracking") if self._conf else "mlflow.yml"
         lines.append(
-            f"MLflow run {state.run_id} is marked FAILED. To end such runs with a warning "
+            f"MLflow run {state.run_id} {_ended(state, 'FAILED')}. To end such runs with a warning "
             f"instead, set tracking.model.on_failure: warn in {where}."
         )
         self._finish(state, "FAILED")
@@ -653,6 +653,11 @@ class MlflowHook:
             if self._state is state:
                 self._state = None
             self._release(state.session_id)
+
+
+def _ended(state: _RunState, status: str) -> str:
+    # A run the caller opened (an orchestrator's) is theirs to end: it is only tagged.
+    return f"is marked {status}" if state.owns_run else "(opened by the caller) is left open"
 
 
 def _warn(text: str) -> None:
