@@ -102,6 +102,9 @@ def test_signal_inside_a_training_node_kills_the_run(
     (run,) = all_runs(cli_store)
     assert run.info.status == "KILLED"
     assert run.data.tags["pipelineml.interrupted"] == signum.name
+    assert f"Interrupted by {signum.name}: MLflow run {run.info.run_id} is marked KILLED" in _log(
+        tmp_path, "make_data"
+    )
     assert all_logged_models(cli_store) == []
     assert not (root / TRAINING_OUTPUT).exists()
     assert _all_gone(children) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -601,6 +602,13 @@ class MlflowHook:
             state.client.set_tag(state.run_id, TAG_INTERRUPTED, signal_name)
         finally:
             self._finish(state, "KILLED")
+        # A raw write: the interrupted code may hold sys.stderr's buffer lock.
+        message = (
+            f"Interrupted by {signal_name}: MLflow run {state.run_id} {_ended(state, 'KILLED')}; "
+            "a model not completely logged is marked FAILED.\n"
+        )
+        with contextlib.suppress(OSError):
+            os.write(2, message.encode())
 
     @staticmethod
     def _discard_incomplete_models(state: _RunState) -> None:
