@@ -82,8 +82,9 @@ def _log(tmp_path: Path, stage: str) -> str:
         (signal.SIGINT, "kedro.runner.SequentialRunner"),
         (signal.SIGTERM, "kedro.runner.SequentialRunner"),
         (signal.SIGINT, "pipelineml.runners.ThreadRunner"),
+        pytest.param(signal.SIGINT, "pipelineml.runners.DaskRunner", marks=pytest.mark.dask),
     ],
-    ids=["SIGINT", "SIGTERM", "SIGINT-ThreadRunner"],
+    ids=["SIGINT", "SIGTERM", "SIGINT-ThreadRunner", "SIGINT-DaskRunner"],
 )
 def test_signal_inside_a_training_node_kills_the_run(
     tmp_path: Path, cli_store: str, signum: signal.Signals, runner: str
