@@ -37,7 +37,7 @@ def _output(completed: object) -> str:
 def test_preflight_reports_every_problem_once_before_any_node(
     tmp_path: Path, cli_store: str
 ) -> None:
-    """Five problems: one block, each with its file and a close name; no node ran; FAILED."""
+    """Six problems: one block, each with its file and a close name; no node ran; FAILED."""
     catalog = {
         "raw_data": CATALOG["raw_data"],
         "instance": CATALOG["instances"],  # a typo of input_name 'instances'
@@ -50,14 +50,14 @@ def test_preflight_reports_every_problem_once_before_any_node(
         catalog=catalog,
         parameters=parameters,
         kpm_kwargs={"runner": "SequentialRuner"},
-        log_model_kwargs=FAST_LOG,
+        log_model_kwargs={**FAST_LOG, "registred_model_name": "typo"},
     )
 
     completed = run_kedro_cli(root, "run")
 
     output = _output(completed)
     assert completed.returncode == 1, output
-    assert output.count("pipelineml pre-flight check: 5 problems") == 1, output
+    assert output.count("pipelineml pre-flight check: 6 problems") == 1, output
     assert "Traceback" not in output
     block = completed.stderr[completed.stderr.index("Error: pipelineml pre-flight") :]
     assert "'model' is a MemoryDataset" in block
@@ -72,6 +72,8 @@ def test_preflight_reports_every_problem_once_before_any_node(
     assert "Did you mean 'instance'?" in block
     assert "Unknown runner 'SequentialRuner'" in block
     assert "Did you mean 'SequentialRunner'?" in block
+    assert "log_model_kwargs has 'registred_model_name'" in block
+    assert "Did you mean 'registered_model_name'?" in block
     assert not (root / TRAINING_OUTPUT).exists()
     (run,) = all_runs(cli_store)
     assert run.info.status == "FAILED"

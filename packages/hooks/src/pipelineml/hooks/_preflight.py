@@ -7,6 +7,7 @@ at here, so a run that could never log its model stops before it trains instead 
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import yaml  # type: ignore[import-untyped, unused-ignore]
 from kedro.io import MemoryDataset
 
 from pipelineml.core import PipelineML, PipelineMLError
+from pipelineml.core._kwargs import RESERVED_LOG_MODEL_KEYS
 from pipelineml.core._names import did_you_mean, is_parameter, strip_transcoding
 from pipelineml.core.artifacts import artifact_problems
 from pipelineml.runners import CopyPolicy, resolve_runner
@@ -215,6 +217,28 @@ def _written_by_run(name: str, run: Pipeline, catalog: Any) -> bool:
     return False
 
 
+def _log_model_kwargs_problems(pml: PipelineML, label: str) -> list[Problem]:
+    """Keys MLflow's log_model does not take: a typo would be refused, or silently unused."""
+    import mlflow.pyfunc
+
+    accepted = (
+        set(inspect.signature(mlflow.pyfunc.log_model).parameters) | {"run_id"}
+    ) - RESERVED_LOG_MODEL_KEYS
+    problems = []
+    for key in sorted(set(pml.log_model_kwargs) - accepted):
+        problems.append(
+            Problem(
+                f"log_model_kwargs {key!r}",
+                f"log_model_kwargs has '{key}', which mlflow.pyfunc.log_model does not take. "
+                f"Change it where the PipelineML is built (pipeline_ml_factory(..., "
+                f"log_model_kwargs=...)).{did_you_mean(key, accepted)}",
+                None,
+                label,
+            )
+        )
+    return problems
+
+
 def model_problems(
     label: str, pml: PipelineML, run: Pipeline, catalog: Any, conf: ConfFiles
 ) -> list[Problem]:
@@ -242,6 +266,7 @@ def model_problems(
         CopyPolicy.from_spec(kwargs.get("copy_mode", "assign"))
     except (RunnerError, PipelineMLError) as exc:
         problems.append(Problem("kpm_kwargs copy_mode", str(exc), None, label))
+    problems.extend(_log_model_kwargs_problems(pml, label))
     signature = pml.log_model_kwargs.get("signature", "auto")
     if isinstance(signature, str) and signature == "auto":
         sample = _sample_problem(pml, run, catalog, conf, label)
