@@ -217,12 +217,17 @@ def _written_by_run(name: str, run: Pipeline, catalog: Any) -> bool:
     return False
 
 
+# Read by mlflow.models.Model.log from its **kwargs without being log_model arguments
+# (run_id is how log_pipeline_model targets a run).
+_MODEL_LOG_EXTRAS = frozenset({"run_id", "serialization_format", "validate_serving_input"})
+
+
 def _log_model_kwargs_problems(pml: PipelineML, label: str) -> list[Problem]:
     """Keys MLflow's log_model does not take: a typo would be refused, or silently unused."""
     import mlflow.pyfunc
 
     accepted = (
-        set(inspect.signature(mlflow.pyfunc.log_model).parameters) | {"run_id"}
+        set(inspect.signature(mlflow.pyfunc.log_model).parameters) | _MODEL_LOG_EXTRAS
     ) - RESERVED_LOG_MODEL_KEYS
     problems = []
     for key in sorted(set(pml.log_model_kwargs) - accepted):
