@@ -30,12 +30,16 @@ def _latest_training_run(client: MlflowClient) -> mlflow.entities.Run:
         sys.exit(f"No MLflow experiment '{EXPERIMENT}': did `kedro run --pipelines=training` run?")
     runs = client.search_runs(
         [experiment.experiment_id],
-        filter_string="attributes.status = 'FINISHED'",
+        # The latest run whose model was logged: a later failed, interrupted or filtered
+        # run (no model) must not hide it.
+        filter_string=(
+            "attributes.status = 'FINISHED' and tags.`pipelineml.model_uri` LIKE 'models:/%'"
+        ),
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )
     if not runs:
-        sys.exit("No finished training run found.")
+        sys.exit("No finished training run with a logged model found.")
     return runs[0]
 
 

@@ -10,7 +10,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
 
 from pipelineml.core import PipelineML, PipelineMLError, pipeline_ml_factory
-from pipelineml.core.artifacts import describe_artifacts, repoint_config
+from pipelineml.core.artifacts import artifact_problems, describe_artifacts, repoint_config
 
 from ._datasets import LocalPickle, NoPath, RemoteLike
 
@@ -158,3 +158,53 @@ def test_describe_keeps_the_dataset_configuration(pml: PipelineML, tmp_path: Pat
     assert config["filepath"] == str(tmp_path / "model.pkl")  # the original is not changed
     reloaded = DataCatalog.from_config({"model": copy}).load("model")
     assert reloaded == {"offset": 3.0}
+
+
+def test_missing_parameter_points_to_parameters_yml(pml: PipelineML, tmp_path: Path) -> None:
+    """An inference parameter absent from the catalog is refused with the file and a close name."""
+    catalog = DataCatalog.from_config(
+        {
+            "scaler": {"type": PICKLE, "filepath": str(tmp_path / "scaler.pkl")},
+            "model": {"type": PICKLE, "filepath": str(tmp_path / "model.pkl")},
+        }
+    )
+    catalog["params:treshold"] = MemoryDataset(0.5)
+    with pytest.raises(
+        PipelineMLError,
+        match=r"'params:threshold' used by the inference pipeline is not defined: add "
+        r"'threshold' to conf/base/parameters.yml.*Did you mean 'params:treshold'\?",
+    ):
+        describe_artifacts(catalog, pml.inference, pml.input_name)
+
+
+def test_input_missing_from_catalog_suggests_a_close_name(pml: PipelineML, tmp_path: Path) -> None:
+    """A missing inference input gets a 'did you mean' among the catalog's datasets."""
+    catalog = DataCatalog.from_config(
+        {
+            "scaler": {"type": PICKLE, "filepath": str(tmp_path / "scaler.pkl")},
+            "modle": {"type": PICKLE, "filepath": str(tmp_path / "model.pkl")},
+        }
+    )
+    catalog["params:threshold"] = MemoryDataset(0.5)
+    with pytest.raises(PipelineMLError, match=r"'model' is not in the catalog.*'modle'\?"):
+        describe_artifacts(catalog, pml.inference, pml.input_name)
+
+
+def test_artifact_problems_lists_every_input_at_fault(pml: PipelineML, tmp_path: Path) -> None:
+    """artifact_problems reports each refused input, not only the first one."""
+    catalog = DataCatalog.from_config(
+        {"scaler": {"type": PICKLE, "filepath": "memory://scaler.pkl"}}
+    )
+    catalog["model"] = MemoryDataset({"offset": 1.0})
+
+    problems = artifact_problems(catalog, pml.inference, pml.input_name)
+
+    assert sorted(problems) == ["model", "params:threshold", "scaler"]
+    assert "MemoryDataset" in problems["model"]
+    assert "not a local file" in problems["scaler"]
+    assert "parameters.yml" in problems["params:threshold"]
+
+
+def test_artifact_problems_is_empty_for_a_good_catalog(pml: PipelineML, tmp_path: Path) -> None:
+    """Nothing is reported when every input can travel (files need not exist yet)."""
+    assert artifact_problems(_catalog(tmp_path), pml.inference, pml.input_name) == {}

@@ -195,3 +195,30 @@ def test_free_input_in_namespaced_pipeline() -> None:
 def test_exceptions_are_value_errors() -> None:
     """PipelineMLError is a ValueError, so callers catching ValueError still work."""
     assert issubclass(PipelineMLError, ValueError)
+
+
+def test_empty_inference_pipeline_says_it_has_no_nodes(ds_pipeline: Pipeline) -> None:
+    """An inference selected by a tag no node carries is named as empty, with the fix."""
+    with pytest.raises(PipelineMLError, match=r"has no nodes: check the tag or filter"):
+        pipeline_ml_factory(
+            ds_pipeline.only_nodes_with_tags("training"),
+            Pipeline([]),
+            input_name="instances",
+        )
+
+
+def test_free_input_suggests_the_close_training_dataset(training: Pipeline) -> None:
+    """A free input that is a typo of a training dataset gets a 'did you mean'."""
+    inference = Pipeline([node(predict, ["instances", "scalr", "model"], "scores", name="p")])
+    with pytest.raises(PipelineMLError, match=r"\['scalr'\].*Did you mean 'scaler'\?"):
+        pipeline_ml_factory(training, inference, input_name="instances")
+
+
+def test_several_free_inputs_get_a_suggestion_each(training: Pipeline) -> None:
+    """With several free inputs, each suggestion says which input it is for."""
+    inference = Pipeline([node(predict, ["instances", "scalr", "modle"], "scores", name="p")])
+    with pytest.raises(
+        PipelineMLError,
+        match=r"For 'modle': Did you mean 'model'\? For 'scalr': Did you mean 'scaler'\?",
+    ):
+        pipeline_ml_factory(training, inference, input_name="instances")

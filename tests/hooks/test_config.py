@@ -37,6 +37,7 @@ def test_no_file_gives_every_default() -> None:
         params_sep=".",
         long_params_strategy="fail",
         prepare_requirements=True,
+        on_model_failure="fail",
     )
 
 
@@ -54,7 +55,7 @@ def test_every_key_is_read() -> None:
             "experiment": {"name": "exp"},
             "run": {"name": "run", "nested": True},
             "params": {"flatten": True, "sep": "__", "long_params_strategy": "truncate"},
-            "model": {"prepare_requirements": False},
+            "model": {"prepare_requirements": False, "on_failure": "warn"},
         },
     }
 
@@ -69,6 +70,7 @@ def test_every_key_is_read() -> None:
         params_sep="__",
         long_params_strategy="truncate",
         prepare_requirements=False,
+        on_model_failure="warn",
     )
 
 
@@ -110,6 +112,10 @@ def test_unknown_key_is_refused_with_a_suggestion(raw: dict[str, Any], match: st
         (
             {"tracking": {"model": {"prepare_requirements": "no"}}},
             r"'tracking.model.prepare_requirements'.*true or false.*'no'",
+        ),
+        (
+            {"tracking": {"model": {"on_failure": "ignore"}}},
+            r"'tracking.model.on_failure' in mlflow.yml is 'ignore'; accepted values: fail, warn",
         ),
         (
             {"tracking": {"params": {"long_params_strategy": "drop"}}},

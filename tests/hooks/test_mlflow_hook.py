@@ -19,6 +19,7 @@ from mlflow.entities import LoggedModel, Run
 from mlflow.tracking import MlflowClient
 
 from pipelineml.hooks import MlflowHook, mlflow_hook
+from pipelineml.hooks.errors import MlflowRunError
 from pipelineml.runners import CopyPolicy, DaskRunner, SequentialRunner, ThreadRunner
 from tests._support.kedro_project import run_in_session, run_kedro_cli
 from tests.hooks._mlflow import (
@@ -110,8 +111,13 @@ def test_run_is_named_after_the_pipeline_in_the_package_experiment(trained: Trac
 
 @pytest.mark.slow
 def test_consumed_parameters_are_logged(trained: Tracked) -> None:
-    """Exactly the parameters the pipeline consumes are logged."""
-    assert trained.run.data.params == {"n_rows": "20", "alpha": "1.0", "fail": "False"}
+    """Exactly the parameters training and the logged inference pipeline consume are logged."""
+    assert trained.run.data.params == {
+        "n_rows": "20",
+        "alpha": "1.0",
+        "fail": "False",
+        "threshold": "0.5",
+    }
 
 
 @pytest.mark.slow
@@ -225,23 +231,20 @@ def test_filter_leaving_out_training_nodes_is_reported(
 
 
 @pytest.mark.slow
-def test_memory_dataset_inference_input_is_reported(
-    tmp_path: Path, tracking_env: str, caplog: pytest.LogCaptureFixture
+def test_memory_dataset_inference_input_is_refused_before_training(
+    tmp_path: Path, tracking_env: str
 ) -> None:
-    """A PipelineML whose inference reads a MemoryDataset is not logged: warning and tag say why."""
+    """A PipelineML whose inference reads a MemoryDataset fails before any node: FAILED run."""
     root = make_project(tmp_path / "project")
 
-    with caplog.at_level(logging.WARNING):
+    with pytest.raises(MlflowRunError, match=r"(?s)'memory_model' is a MemoryDataset.*catalog"):
         run_in_session(root, ["memory_training"])
 
     result = tracked(root, tracking_env)
-    assert result.run.info.status == "FINISHED"
+    assert result.run.info.status == "FAILED"
     assert result.models == []
-    assert "'memory_model'" in result.run.data.tags[NOT_LOGGED_TAG]
-    assert any(
-        "memory_training" in message and "memory_model" in message
-        for message in warnings_of(caplog)
-    )
+    assert "'memory_model'" in result.run.data.tags["pipelineml.preflight"]
+    assert not (root / "data" / "01_raw" / "raw_data.csv").exists()
 
 
 # Kedro's runners answer a node failure with a resume suggestion computed with
@@ -313,7 +316,12 @@ def test_one_run_per_kedro_run_with_dask(tmp_path: Path, tracking_env: str) -> N
 
     result = tracked(root, tracking_env)
     assert result.run.info.status == "FINISHED"
-    assert result.run.data.params == {"n_rows": "20", "alpha": "1.0", "fail": "False"}
+    assert result.run.data.params == {
+        "n_rows": "20",
+        "alpha": "1.0",
+        "fail": "False",
+        "threshold": "0.5",
+    }
     assert result.run.data.metrics == {"train.rows": 20.0, "train.offset": 1.0}
     assert [m.source_run_id for m in result.models] == [result.run.info.run_id]
 

@@ -46,7 +46,12 @@ def server_run(tmp_path_factory: pytest.TempPathFactory, mlflow_server: MlflowSe
 def test_run_is_tracked_on_the_server(server_run: ServerRun) -> None:
     """The run, its parameters and metrics are on the server, not in a local store."""
     assert server_run.run.info.status == "FINISHED"
-    assert server_run.run.data.params == {"n_rows": "20", "alpha": "1.0", "fail": "False"}
+    assert server_run.run.data.params == {
+        "n_rows": "20",
+        "alpha": "1.0",
+        "fail": "False",
+        "threshold": "0.5",
+    }
     assert server_run.run.data.metrics == {"train.rows": 20.0, "train.offset": 1.0}
     assert not (server_run.root / "mlflow.db").exists()
     assert not (server_run.root / "mlruns").exists()

@@ -122,7 +122,7 @@ def test_training_creates_exactly_one_finished_run_on_the_server(
 def test_run_on_the_server_has_the_params_and_metrics(
     server_trained: TrainedModel, mlflow_server: MlflowServer
 ) -> None:
-    """The training parameters and the MlflowMetricsDataset metric are on the server's run."""
+    """The training and inference parameters and the metric are on the server's run."""
     run = _client(mlflow_server.uri).get_run(server_trained.run_id)
     written = json.loads(
         (server_trained.root / "data" / "08_reporting" / "metrics.json").read_text()
@@ -132,6 +132,7 @@ def test_run_on_the_server_has_the_params_and_metrics(
         "n_rows": "200",
         "seed": "42",
         "model_options": str({"C": 1.0, "max_iter": 200}),
+        "threshold": "0.5",
     }
     assert run.data.metrics == {"accuracy": pytest.approx(written["accuracy"])}
     assert 0.5 < run.data.metrics["accuracy"] <= 1.0

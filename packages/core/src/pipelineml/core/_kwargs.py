@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
+from pipelineml.core._names import did_you_mean
 from pipelineml.core._warnings import warn_user
 from pipelineml.core.errors import PipelineMLError
 
@@ -17,11 +17,6 @@ KPM_KEYS = frozenset({"runner", "copy_mode"})
 RESERVED_LOG_MODEL_KEYS = frozenset({"python_model", "artifacts", "loader_module", "data_path"})
 
 DEFAULT_MODEL_NAME = "model"
-
-
-def _did_you_mean(key: str, allowed: frozenset[str]) -> str:
-    match = difflib.get_close_matches(key, sorted(allowed), n=1)
-    return f" Did you mean '{match[0]}'?" if match else ""
 
 
 def normalise_kpm_kwargs(kpm_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -41,7 +36,7 @@ def normalise_kpm_kwargs(kpm_kwargs: Mapping[str, Any] | None) -> dict[str, Any]
         if key not in KPM_KEYS:
             raise PipelineMLError(
                 f"Unknown key '{key}' in kpm_kwargs. Accepted keys: {sorted(KPM_KEYS)}."
-                + _did_you_mean(str(key), KPM_KEYS)
+                + did_you_mean(str(key), KPM_KEYS)
             )
     return dict(kpm_kwargs)
 

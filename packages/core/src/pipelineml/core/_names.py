@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 
 _TRANSCODING_SEPARATOR = "@"
@@ -20,3 +21,9 @@ def strip_transcoding(name: str) -> str:
 def sorted_names(names: Iterable[str]) -> list[str]:
     """Names in a stable order for error messages."""
     return sorted(set(names))
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """`` Did you mean 'x'?`` for the closest of ``candidates`` to ``name``, or ``""``."""
+    match = difflib.get_close_matches(name, sorted(set(candidates)), n=1)
+    return f" Did you mean '{match[0]}'?" if match else ""

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline
 
-from pipelineml.core._names import is_parameter, sorted_names, strip_transcoding
+from pipelineml.core._names import (
+    did_you_mean,
+    is_parameter,
+    sorted_names,
+    strip_transcoding,
+)
 from pipelineml.core.errors import PipelineMLError
 
 
@@ -83,6 +88,12 @@ def check_inference(inference: Pipeline, input_name: str, context: str = "") -> 
             f"{type(input_name).__name__} {input_name!r}."
         )
 
+    if not inference.nodes:
+        raise PipelineMLError(
+            f"{prefix}The inference pipeline has no nodes: check the tag or filter that "
+            "selects it (for example only_nodes_with_tags('inference') when no node carries "
+            "the tag 'inference')."
+        )
     outputs = sorted_names(inference.outputs())
     if len(outputs) != 1:
         raise PipelineMLError(
@@ -125,11 +136,17 @@ def validate(
         if name != input_name and not is_parameter(name) and strip_transcoding(name) not in known
     )
     if free:
+        # A free input is often a typo of a training dataset's name.
+        hints = ""
+        for name in free:
+            hint = did_you_mean(name, known - {strip_transcoding(input_name)})
+            if hint:
+                hints += hint if len(free) == 1 else f" For '{name}':{hint}"
         raise PipelineMLError(
             f"{prefix}The inference pipeline has free input(s) {free}: not produced by the "
             "training pipeline, not a training input and not a parameter, so they cannot be "
             f"logged with the model. Apart from input_name '{input_name}', every inference "
             "input must be a training dataset or a parameter: produce "
             f"{'it' if len(free) == 1 else 'them'} in training, or make "
-            f"{'it' if len(free) == 1 else 'one'} the input_name."
+            f"{'it' if len(free) == 1 else 'one'} the input_name.{hints}"
         )

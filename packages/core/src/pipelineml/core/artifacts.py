@@ -14,6 +14,7 @@ import copy
 import pickle
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from kedro.io import AbstractVersionedDataset, MemoryDataset
 from kedro.io.core import DatasetError, get_protocol_and_path
 
-from pipelineml.core._names import is_parameter, sorted_names
+from pipelineml.core._names import did_you_mean, is_parameter, sorted_names
 from pipelineml.core._validation import check_inference
 from pipelineml.core.errors import PipelineMLError
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "InferenceArtifact",
     "artifact_names",
+    "artifact_problems",
     "check_inference",
     "describe_artifacts",
     "extract_artifacts",
@@ -120,6 +122,59 @@ def _local_path(name: str, dataset: Any, config: dict[str, Any]) -> Path:
     return local
 
 
+def _catalog_names(catalog: CatalogProtocol[Any, Any]) -> list[str]:
+    keys = getattr(catalog, "keys", None)
+    return [str(name) for name in keys()] if callable(keys) else []
+
+
+def _describe(
+    catalog: CatalogProtocol[Any, Any],
+    name: str,
+    catalog_config: Callable[[], dict[str, dict[str, Any]]],
+) -> InferenceArtifact:
+    """Where one artifact input's data lives, or a PipelineMLError saying why it cannot travel."""
+    if is_parameter(name):
+        if name not in catalog:
+            known = [n for n in _catalog_names(catalog) if n.startswith("params:")]
+            raise PipelineMLError(
+                f"Parameter '{name}' used by the inference pipeline is not defined: add "
+                f"'{name.split(':', 1)[-1]}' to conf/base/parameters.yml (or pass it with "
+                f"kedro run --params).{did_you_mean(name, known)}"
+            )
+        return InferenceArtifact(name=name, kind="parameter")
+    dataset = catalog.get(name)  # resolves dataset factory patterns
+    if dataset is None:
+        known = [n for n in _catalog_names(catalog) if not is_parameter(n)]
+        raise PipelineMLError(
+            f"Inference input '{name}' is not in the catalog (neither declared nor "
+            "matched by a dataset factory pattern), so Kedro would keep it in memory and "
+            "it could not be logged with the model. Declare it in the catalog with a "
+            f"local filepath (for example pickle.PickleDataset).{did_you_mean(name, known)}"
+        )
+    if isinstance(dataset, MemoryDataset):
+        raise PipelineMLError(
+            f"Inference input '{name}' is a MemoryDataset, so it cannot be logged with "
+            "the model. Every inference input other than input_name must be persisted to "
+            "a local file in the catalog (for example pickle.PickleDataset with a "
+            "filepath), or be a parameter."
+        )
+    config = copy.deepcopy(catalog_config().get(name, {}))
+    path = _local_path(name, dataset, config)
+    return InferenceArtifact(name=name, kind="dataset", path=path, config=config)
+
+
+def _config_once(catalog: CatalogProtocol[Any, Any]) -> Callable[[], dict[str, dict[str, Any]]]:
+    # Reading the catalog's configuration is needed for datasets only, and once.
+    cache: list[dict[str, dict[str, Any]]] = []
+
+    def config() -> dict[str, dict[str, Any]]:
+        if not cache:
+            cache.append(_catalog_config(catalog))
+        return cache[0]
+
+    return config
+
+
 def describe_artifacts(
     catalog: CatalogProtocol[Any, Any],
     inference: Pipeline,
@@ -131,39 +186,34 @@ def describe_artifacts(
     ``{name}`` pattern counts. Files are not required to exist yet.
 
     Raises:
-        PipelineMLError: When an input is not in the catalog, is a ``MemoryDataset``, or is
-            not persisted to a local file; the message names it.
+        PipelineMLError: When an input is not in the catalog, is a ``MemoryDataset``, is
+            not persisted to a local file, or is a parameter that is not defined; the
+            message names it.
     """
-    artifacts: dict[str, InferenceArtifact] = {}
-    dataset_names: list[str] = []
+    config = _config_once(catalog)
+    return {
+        name: _describe(catalog, name, config) for name in artifact_names(inference, input_name)
+    }
+
+
+def artifact_problems(
+    catalog: CatalogProtocol[Any, Any],
+    inference: Pipeline,
+    input_name: str,
+) -> dict[str, str]:
+    """What ``describe_artifacts`` would refuse, for every artifact input at once.
+
+    Returns:
+        ``{input name: the message of its problem}``; empty when every input can travel.
+    """
+    config = _config_once(catalog)
+    problems: dict[str, str] = {}
     for name in artifact_names(inference, input_name):
-        if is_parameter(name):
-            artifacts[name] = InferenceArtifact(name=name, kind="parameter")
-            continue
-        dataset = catalog.get(name)  # resolves dataset factory patterns
-        if dataset is None:
-            raise PipelineMLError(
-                f"Inference input '{name}' is not in the catalog (neither declared nor "
-                "matched by a dataset factory pattern), so Kedro would keep it in memory and "
-                "it could not be logged with the model. Declare it in the catalog with a "
-                "local filepath (for example pickle.PickleDataset)."
-            )
-        if isinstance(dataset, MemoryDataset):
-            raise PipelineMLError(
-                f"Inference input '{name}' is a MemoryDataset, so it cannot be logged with "
-                "the model. Every inference input other than input_name must be persisted to "
-                "a local file in the catalog (for example pickle.PickleDataset with a "
-                "filepath), or be a parameter."
-            )
-        dataset_names.append(name)
-    if dataset_names:
-        catalog_config = _catalog_config(catalog)
-        for name in dataset_names:
-            dataset = catalog.get(name)
-            config = copy.deepcopy(catalog_config.get(name, {}))
-            path = _local_path(name, dataset, config)
-            artifacts[name] = InferenceArtifact(name=name, kind="dataset", path=path, config=config)
-    return artifacts
+        try:
+            _describe(catalog, name, config)
+        except PipelineMLError as exc:
+            problems[name] = str(exc)
+    return problems
 
 
 def extract_artifacts(

@@ -242,6 +242,13 @@ class RequirementsHelper:
         except subprocess.TimeoutExpired:
             process.kill()
             stdout, _ = process.communicate()
+        except BaseException:
+            # Interrupted (Ctrl-C, SIGTERM) while it captures: it must not outlive the run.
+            process.kill()
+            with contextlib.suppress(Exception):
+                process.communicate(timeout=10)
+            self._take_stderr()
+            raise
         stderr = self._take_stderr()
         logger.debug(
             "MLflow's module capture ran in the requirements helper started with the run "

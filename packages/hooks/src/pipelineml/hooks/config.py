@@ -15,6 +15,8 @@ __all__ = ["DEFAULT_CONFIG", "MlflowConfig", "parse_config"]
 
 LongParamsStrategy = Literal["fail", "tag", "truncate"]
 LONG_PARAMS_STRATEGIES: tuple[LongParamsStrategy, ...] = ("fail", "tag", "truncate")
+OnModelFailure = Literal["fail", "warn"]
+ON_MODEL_FAILURE: tuple[OnModelFailure, ...] = ("fail", "warn")
 
 # The accepted keys with their defaults; this is also what the docs show.
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -27,7 +29,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "experiment": {"name": None},
         "run": {"name": None, "nested": False},
         "params": {"flatten": False, "sep": ".", "long_params_strategy": "fail"},
-        "model": {"prepare_requirements": True},
+        "model": {"prepare_requirements": True, "on_failure": "fail"},
     },
 }
 
@@ -50,6 +52,10 @@ class MlflowConfig:
             log it as a ``tag``, or ``truncate`` it.
         prepare_requirements: Start, with the run, the interpreter in which MLflow infers
             a model's requirements, so that logging the model does not wait for it.
+        on_model_failure: When a requested PipelineML's model cannot be logged (found
+            before training, or failing after it): ``fail`` ends the MLflow run FAILED and
+            ``kedro run`` exits non-zero; ``warn`` logs one warning, trains anyway and
+            ends the run FINISHED without that model.
     """
 
     tracking_uri: str | None = None
@@ -62,6 +68,7 @@ class MlflowConfig:
     params_sep: str = "."
     long_params_strategy: LongParamsStrategy = "fail"
     prepare_requirements: bool = True
+    on_model_failure: OnModelFailure = "fail"
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def resolved_tracking_uri(
@@ -162,6 +169,14 @@ def parse_config(raw: Mapping[str, Any] | None) -> MlflowConfig:
             f"'tracking.params.long_params_strategy' in mlflow.yml is {strategy!r}; accepted "
             f"values: {', '.join(LONG_PARAMS_STRATEGIES)}."
         )
+    on_failure = _get(raw, "tracking.model.on_failure")
+    if on_failure is None:
+        on_failure = "fail"
+    if on_failure not in ON_MODEL_FAILURE:
+        raise MlflowConfigError(
+            f"'tracking.model.on_failure' in mlflow.yml is {on_failure!r}; accepted values: "
+            f"{', '.join(ON_MODEL_FAILURE)}."
+        )
     sep = _optional_str(raw, "tracking.params.sep") or "."
     return MlflowConfig(
         tracking_uri=_optional_str(raw, "server.tracking_uri"),
@@ -174,5 +189,6 @@ def parse_config(raw: Mapping[str, Any] | None) -> MlflowConfig:
         params_sep=sep,
         long_params_strategy=strategy,
         prepare_requirements=_bool(raw, "tracking.model.prepare_requirements", True),
+        on_model_failure=on_failure,
         raw=raw,
     )

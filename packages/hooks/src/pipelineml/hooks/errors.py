@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from click import ClickException
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from pipelineml.core import PipelineMLError
 
-__all__ = ["InferenceNodeError", "KedroPipelineModelError", "MlflowConfigError"]
+__all__ = ["InferenceNodeError", "KedroPipelineModelError", "MlflowConfigError", "MlflowRunError"]
 
 
 class KedroPipelineModelError(PipelineMLError, MlflowException):
@@ -42,3 +43,19 @@ class InferenceNodeError(KedroPipelineModelError):
 
 class MlflowConfigError(ValueError):
     """``mlflow.yml`` holds an unknown key or a value that is not accepted."""
+
+
+class MlflowRunError(PipelineMLError, ClickException):
+    """A tracked Kedro run stopped for a reason the user must fix; its MLflow run is FAILED.
+
+    Raised before the first node when the pre-flight check finds problems (or the tracking
+    store cannot be opened), and after training when a requested model was not logged. It
+    is a ``click.ClickException``, so ``kedro run`` prints its message alone (no
+    traceback) and exits with status 1.
+    """
+
+    def __init__(self, message: str) -> None:
+        ClickException.__init__(self, message)
+
+    def __reduce__(self) -> tuple[type[MlflowRunError], tuple[str]]:
+        return (type(self), (self.message,))

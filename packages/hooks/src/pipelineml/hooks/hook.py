@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -12,18 +13,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import click
 import mlflow
 from kedro.framework.hooks import hook_impl
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import LoggedModelStatus, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from pipelineml.core import PipelineML
 from pipelineml.core._names import is_parameter
+from pipelineml.hooks._interrupts import InterruptGuard
 from pipelineml.hooks._kedro import package_name
 from pipelineml.hooks._params import mlflow_params, split_long_params
+from pipelineml.hooks._preflight import (
+    ConfFiles,
+    Problem,
+    format_problems,
+    model_problems,
+    run_input_problems,
+)
 from pipelineml.hooks._requirements import RequirementsHelper
 from pipelineml.hooks.config import MlflowConfig, parse_config
+from pipelineml.hooks.errors import MlflowRunError
 from pipelineml.hooks.log_model import log_pipeline_model
 from pipelineml.hooks.metrics_dataset import MlflowMetricsDataset
 
@@ -37,6 +48,9 @@ logger = logging.getLogger(__name__)
 
 TAG_NOT_LOGGED = "pipelineml.model_not_logged"
 TAG_MODEL_URI = "pipelineml.model_uri"
+TAG_PREFLIGHT = "pipelineml.preflight"
+TAG_INTERRUPTED = "pipelineml.interrupted"
+MAX_TAG = 5000
 
 # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI (and the registry likewise),
 # so a value found there later may be the one a previous run set, not the user's. The
@@ -79,11 +93,14 @@ _owners_lock = threading.Lock()
 class _RunState:
     session_id: str
     run_id: str
+    experiment_id: str
     owns_run: bool
     client: MlflowClient
     to_log: list[tuple[str, PipelineML]]
     not_logged: dict[str, str]
     requirements: RequirementsHelper
+    guard: InterruptGuard
+    finished: bool = False
 
 
 def _runner_label(runner: Any) -> str:
@@ -128,6 +145,7 @@ class MlflowHook:
         self._config: MlflowConfig | None = None
         self._project_path: Path | None = None
         self._env: str | None = None
+        self._conf: ConfFiles | None = None
         self._state: _RunState | None = None
 
     @property
@@ -157,6 +175,7 @@ class MlflowHook:
         except (MissingConfigException, KeyError):
             raw = {}
         self._config = parse_config(raw)
+        self._conf = ConfFiles.of(self._project_path, loader, context.env)
 
     # --------------------------------------------------------------- run start
     def _claim(self, session_id: str) -> bool:
@@ -172,7 +191,12 @@ class MlflowHook:
     def before_pipeline_run(
         self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any
     ) -> None:
-        """Open (or reuse) the MLflow run, log parameters and tags, find PipelineMLs."""
+        """Check what the models need, open (or reuse) the MLflow run, log parameters.
+
+        Raises:
+            MlflowRunError: When the pre-flight check finds problems (all of them in one
+                message) or the tracking store cannot be opened; no node has run.
+        """
         session_id = str(run_params.get("run_id"))
         if not self._claim(session_id):
             return
@@ -185,6 +209,39 @@ class MlflowHook:
             self._release(session_id)
             return
         project_path = Path(run_params.get("project_path") or self._project_path or Path.cwd())
+        conf = self._conf or ConfFiles(project_path, project_path / "conf")
+        helper = RequirementsHelper()
+        guard = InterruptGuard(self._on_interrupt)
+        guard.install()
+        try:
+            with guard.protected():
+                self._start(
+                    run_params, pipeline, catalog, config, names, project_path, conf, helper, guard
+                )
+        except BaseException:
+            state = self._current()
+            if guard.interrupted is not None and state is not None:
+                guard.cleanup()
+            elif state is not None and not state.finished:
+                self._finish(state, "FAILED")
+            helper.close()
+            guard.restore()
+            self._release(session_id)
+            raise
+
+    def _start(
+        self,
+        run_params: dict[str, Any],
+        pipeline: Pipeline,
+        catalog: Any,
+        config: MlflowConfig,
+        names: list[str],
+        project_path: Path,
+        conf: ConfFiles,
+        helper: RequirementsHelper,
+        guard: InterruptGuard,
+    ) -> None:
+        session_id = str(run_params.get("run_id"))
         active = mlflow.active_run()
         reuse = active is not None and not config.nested
         if active is not None:
@@ -204,35 +261,97 @@ class MlflowHook:
             tracking_uri = config.resolved_tracking_uri(project_path, environ)
             registry_uri = config.resolved_registry_uri(project_path, environ)
             _export_uris(tracking_uri, registry_uri)
-        helper = RequirementsHelper()
+        to_log, not_logged = self._find_models(pipeline, names)
+        problems = self._preflight(to_log, pipeline, catalog, conf)
+        if (
+            not problems
+            and config.prepare_requirements
+            and any(_infers_requirements(pml) for _, pml in to_log)
+        ):
+            # Started before the store is opened, to be ready when training ends.
+            helper.start()
+        tags = self._tags(run_params, names)
         try:
-            to_log, not_logged = self._find_models(pipeline, names)
-            if config.prepare_requirements and any(_infers_requirements(pml) for _, pml in to_log):
-                # Started before the store is opened, to be ready when training ends.
-                helper.start()
             client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
-            tags = self._tags(run_params, names)
-            run_id, owns = self._open_run(client, config, names, tags, active, reuse)
-        except BaseException:
-            helper.close()
-            self._release(session_id)
-            raise
+            run_id, experiment_id, owns = self._open_run(client, config, names, tags, active, reuse)
+        except Exception as exc:
+            problems.append(_store_problem("tracking", tracking_uri, exc, conf))
+            raise MlflowRunError(
+                self._report(problems, to_log, "No MLflow run was opened and no node has run.")
+            ) from None
         state = _RunState(
             session_id=session_id,
             run_id=run_id,
+            experiment_id=experiment_id,
             owns_run=owns,
             client=client,
             to_log=to_log,
             not_logged=not_logged,
             requirements=helper,
+            guard=guard,
         )
         self._state = state
-        try:
-            self._log_params(state, pipeline, catalog, config, tags if reuse else {})
-        except BaseException:
-            self._finish(state, "FAILED")
-            raise
+        if any(_registers(pml) for _, pml in to_log):
+            try:
+                client.search_registered_models(max_results=1)
+            except Exception as exc:
+                problems.append(_store_problem("registry", registry_uri, exc, conf))
+        if problems:
+            self._refuse(state, config, problems)
+        self._log_params(state, pipeline, catalog, config, tags if reuse else {})
         logger.info("MLflow run %s (%s)", run_id, tracking_uri)
+
+    def _preflight(
+        self,
+        to_log: list[tuple[str, PipelineML]],
+        pipeline: Pipeline,
+        catalog: Any,
+        conf: ConfFiles,
+    ) -> list[Problem]:
+        """Everything that would stop a requested model from being logged after training."""
+        if not to_log:
+            return []
+        problems = run_input_problems(pipeline, catalog, conf)
+        for name, pml in to_log:
+            problems.extend(model_problems(name, pml, pipeline, catalog, conf))
+        unique: dict[str, Problem] = {}
+        for problem in problems:
+            unique.setdefault(problem.subject, problem)
+        return list(unique.values())
+
+    @staticmethod
+    def _report(problems: list[Problem], to_log: list[tuple[str, PipelineML]], outcome: str) -> str:
+        if not to_log:
+            return "\n".join([*(problem.message for problem in problems), outcome])
+        return format_problems(problems, [name for name, _ in to_log], outcome)
+
+    def _refuse(self, state: _RunState, config: MlflowConfig, problems: list[Problem]) -> None:
+        """Fail the run before any node runs, or, with on_failure: warn, drop the models."""
+        stores = [p for p in problems if p.subject.startswith("MLflow ")]
+        concerned = {p.pipeline for p in problems}
+        if config.on_model_failure == "warn" and not stores and None not in concerned:
+            block = self._report(
+                problems,
+                [(n, p) for n, p in state.to_log if n in concerned],
+                "Training runs anyway (tracking.model.on_failure: warn): no model is logged "
+                "for these PipelineMLs.",
+            )
+            _warn(block)
+            for name in sorted(str(n) for n in concerned):
+                state.not_logged[name] = "the pre-flight check found problems (see the warning)"
+            state.to_log = [(n, p) for n, p in state.to_log if n not in concerned]
+            state.client.set_tag(state.run_id, TAG_PREFLIGHT, block[:MAX_TAG])
+            return
+        block = self._report(
+            problems,
+            state.to_log,
+            f"No node has run; MLflow run {state.run_id} {_ended(state, 'FAILED')}.",
+        )
+        try:
+            state.client.set_tag(state.run_id, TAG_PREFLIGHT, block[:MAX_TAG])
+        finally:
+            self._finish(state, "FAILED")
+        raise MlflowRunError(block)
 
     def _open_run(
         self,
@@ -242,17 +361,17 @@ class MlflowHook:
         tags: dict[str, str],
         active: Any,
         reuse: bool,
-    ) -> tuple[str, bool]:
-        """The run to log into, and whether this hook opened it (and so ends it)."""
+    ) -> tuple[str, str, bool]:
+        """The run to log into, its experiment, and whether this hook opened it (and ends it)."""
         if reuse:
-            return str(active.info.run_id), False
+            return str(active.info.run_id), str(active.info.experiment_id), False
         experiment_id = self._experiment_id(client, config)
         if active is not None:
             tags["mlflow.parentRunId"] = active.info.run_id
         run = client.create_run(
             experiment_id, run_name=config.run_name or ",".join(names), tags=tags
         )
-        return str(run.info.run_id), True
+        return str(run.info.run_id), str(run.info.experiment_id), True
 
     def _tags(self, run_params: dict[str, Any], names: list[str]) -> dict[str, str]:
         from kedro import __version__ as kedro_version
@@ -297,7 +416,11 @@ class MlflowHook:
         config: MlflowConfig,
         extra_tags: dict[str, str],
     ) -> None:
-        used = sorted(name for name in pipeline.inputs() if is_parameter(name))
+        # The inference pipeline's parameters travel with the model: the run records them.
+        needed = set(pipeline.inputs())
+        for _, pml in state.to_log:
+            needed.update(pml.inference.inputs())
+        used = sorted(name for name in needed if is_parameter(name))
         values = {name: catalog.load(name) for name in used if name in catalog}
         params, long_tags = split_long_params(mlflow_params(values, config), config)
         tags = {**extra_tags, **long_tags}
@@ -342,6 +465,10 @@ class MlflowHook:
         return to_log, not_logged
 
     # --------------------------------------------------------------- run end
+    def _current(self) -> _RunState | None:
+        """The run in progress (read again: a signal handler may have ended it)."""
+        return self._state
+
     def _state_for(self, run_params: dict[str, Any]) -> _RunState | None:
         """The run this hook opened for the session of ``run_params``, if any."""
         state = self._state
@@ -357,34 +484,92 @@ class MlflowHook:
         pipeline: Pipeline,
         catalog: Any,
     ) -> None:
-        """Log metrics and models, then end the run as FINISHED."""
+        """Log metrics and models, then end the run: FINISHED, or FAILED when a model
+        requested was not logged.
+
+        Raises:
+            MlflowRunError: When a requested model was not logged (unless
+                ``tracking.model.on_failure`` is ``warn``).
+        """
         state = self._state_for(run_params)
         if state is None:
             return
         try:
-            self._log_metrics(state, pipeline, catalog)
-            state.requirements.prepare()
-            with state.requirements.serving():
-                for name, pml in state.to_log:
-                    self._log_model(state, name, pml, catalog)
-            for name, reason in state.not_logged.items():
-                logger.warning("No model logged for PipelineML '%s': %s", name, reason)
-            if state.not_logged:
-                message = "; ".join(f"{n}: {r}" for n, r in sorted(state.not_logged.items()))
-                state.client.set_tag(state.run_id, TAG_NOT_LOGGED, message[:5000])
+            with state.guard.protected():
+                self._end(state, pipeline, catalog)
+        except BaseException:
+            if state.guard.interrupted is not None:
+                state.guard.cleanup()
+            elif not state.finished:
+                self._discard_incomplete_models(state)
+                self._finish(state, "FAILED")
+            raise
         finally:
+            state.guard.restore()
+
+    def _end(self, state: _RunState, pipeline: Pipeline, catalog: Any) -> None:
+        config = self._config or parse_config({})
+        self._log_metrics(state, pipeline, catalog)
+        failed: dict[str, str] = {}
+        state.requirements.prepare()
+        with state.requirements.serving():
+            for name, pml in state.to_log:
+                error = self._log_model(state, name, pml, catalog)
+                if error is not None:
+                    failed[name] = error
+        for name, reason in state.not_logged.items():
+            logger.warning("No model logged for PipelineML '%s': %s", name, reason)
+        not_logged = {**state.not_logged, **failed}
+        if not_logged:
+            message = "; ".join(f"{n}: {r}" for n, r in sorted(not_logged.items()))
+            state.client.set_tag(state.run_id, TAG_NOT_LOGGED, message[:MAX_TAG])
+        if not failed:
             self._finish(state, "FINISHED")
+            return
+        self._discard_incomplete_models(state)
+        lines = [
+            f"The model of PipelineML '{name}' was not logged: {error}"
+            for name, error in sorted(failed.items())
+        ]
+        if config.on_model_failure == "warn":
+            lines.append(
+                f"MLflow run {state.run_id} ends FINISHED without it "
+                "(tracking.model.on_failure: warn)."
+            )
+            _warn("\n".join(lines))
+            self._finish(state, "FINISHED")
+            return
+        where = self._conf.declaring("mlflow", "tracking") if self._conf else "mlflow.yml"
+        lines.append(
+            f"MLflow run {state.run_id} {_ended(state, 'FAILED')}. To end such runs with a warning "
+            f"instead, set tracking.model.on_failure: warn in {where}."
+        )
+        self._finish(state, "FAILED")
+        raise MlflowRunError("\n".join(lines))
 
     @staticmethod
-    def _log_model(state: _RunState, name: str, pml: PipelineML, catalog: Any) -> None:
+    def _log_model(state: _RunState, name: str, pml: PipelineML, catalog: Any) -> str | None:
+        """Log one model and print where it is; the error message when it failed."""
         try:
             info = log_pipeline_model(pml, catalog, run_id=state.run_id)
         except Exception as exc:
-            logger.exception("PipelineML '%s' could not be logged as a model", name)
-            state.not_logged[name] = f"logging failed: {type(exc).__name__}: {exc}"
-        else:
-            logger.info("Logged the inference pipeline of '%s' as %s", name, info.model_uri)
-            state.client.set_tag(state.run_id, TAG_MODEL_URI, info.model_uri)
+            # The message is reported once, by the caller; the trace is for --verbose needs.
+            logger.debug("PipelineML '%s' could not be logged as a model", name, exc_info=True)
+            return f"{type(exc).__name__}: {exc}"
+        state.client.set_tag(state.run_id, TAG_MODEL_URI, info.model_uri)
+        registered = pml.log_model_kwargs.get("registered_model_name")
+        version = getattr(info, "registered_model_version", None)
+        line = (
+            f"MLflow run {state.run_id}: PipelineML '{name}' logged as model "
+            f"{info.model_uri} (runs:/{state.run_id}/{info.name})"
+        )
+        if registered and version is not None:
+            line += f", registered as '{registered}' version {version}"
+        # One plain line on stdout: visible whatever the logging configuration (Kedro's
+        # default shows no INFO from other packages) and never wrapped by a log handler.
+        logger.debug("%s", line)
+        click.echo(line)
+        return None
 
     @hook_impl
     def on_pipeline_error(
@@ -400,10 +585,58 @@ class MlflowHook:
             return
         try:
             state.client.set_tag(
-                state.run_id, "kedro.error", f"{type(error).__name__}: {error}"[:5000]
+                state.run_id, "kedro.error", f"{type(error).__name__}: {error}"[:MAX_TAG]
             )
         finally:
             self._finish(state, "FAILED")
+            state.guard.restore()
+
+    def _on_interrupt(self, signal_name: str) -> None:
+        """End the run of an interrupted ``kedro run`` KILLED, leaving no half-logged model."""
+        state = self._current()
+        if state is None or state.finished:
+            return
+        state.requirements.close()
+        try:
+            self._discard_incomplete_models(state)
+            state.client.set_tag(state.run_id, TAG_INTERRUPTED, signal_name)
+        finally:
+            self._finish(state, "KILLED")
+        # A raw write: the interrupted code may hold sys.stderr's buffer lock.
+        message = (
+            f"Interrupted by {signal_name}: MLflow run {state.run_id} {_ended(state, 'KILLED')}; "
+            "a model not completely logged is marked FAILED.\n"
+        )
+        with contextlib.suppress(OSError):
+            os.write(2, message.encode())
+
+    @staticmethod
+    def _discard_incomplete_models(state: _RunState) -> None:
+        """Mark FAILED every model of the run not completely logged; unregister them."""
+        client = state.client
+        try:
+            models = client.search_logged_models(
+                [state.experiment_id], filter_string=f"source_run_id = '{state.run_id}'"
+            )
+        except MlflowException as exc:
+            logger.warning("Could not look up the models of run %s: %s", state.run_id, exc)
+            return
+        incomplete = {m.model_id for m in models if m.status != LoggedModelStatus.READY}
+        for model_id in sorted(incomplete):
+            client.finalize_logged_model(model_id, LoggedModelStatus.FAILED)
+        if not incomplete or not any(_registers(pml) for _, pml in state.to_log):
+            return
+        try:
+            versions = client.search_model_versions(f"run_id = '{state.run_id}'")
+        except MlflowException as exc:
+            logger.warning(
+                "Could not look up the registered versions of run %s: %s", state.run_id, exc
+            )
+            return
+        for version in versions:
+            source_id = str(version.source or "").removeprefix("models:/")
+            if version.model_id in incomplete or source_id in incomplete:
+                client.delete_model_version(version.name, version.version)
 
     def _log_metrics(self, state: _RunState, pipeline: Pipeline, catalog: Any) -> None:
         timestamp = int(time.time() * 1000)
@@ -417,13 +650,48 @@ class MlflowHook:
             state.client.log_batch(state.run_id, metrics=metrics)
 
     def _finish(self, state: _RunState, status: str) -> None:
+        if state.finished:
+            return
+        state.finished = True
         try:
             state.requirements.close()
             if state.owns_run:
                 state.client.set_terminated(state.run_id, status)
         finally:
-            self._state = None
+            if self._state is state:
+                self._state = None
             self._release(state.session_id)
+
+
+def _ended(state: _RunState, status: str) -> str:
+    # A run the caller opened (an orchestrator's) is theirs to end: it is only tagged.
+    return f"is marked {status}" if state.owns_run else "(opened by the caller) is left open"
+
+
+def _warn(text: str) -> None:
+    """A multi-line warning on stderr, as ``kedro run`` prints its errors: never wrapped."""
+    logger.debug("%s", text)
+    click.echo(f"Warning: {text}", err=True)
+
+
+def _registers(pml: PipelineML) -> bool:
+    return bool(pml.log_model_kwargs.get("registered_model_name"))
+
+
+def _store_problem(kind: str, uri: str, exc: Exception, conf: ConfFiles) -> Problem:
+    """A tracking or registry store that cannot be opened, with where to change its URI."""
+    first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+    key, variable = (
+        ("server.tracking_uri", "MLFLOW_TRACKING_URI")
+        if kind == "tracking"
+        else ("server.registry_uri", "MLFLOW_REGISTRY_URI")
+    )
+    return Problem(
+        f"MLflow {kind} store",
+        f"The MLflow {kind} store '{uri}' cannot be opened ({type(exc).__name__}: "
+        f"{first_line}). Set {key} in mlflow.yml or {variable} to a store that opens.",
+        conf.declaring("mlflow", "server"),
+    )
 
 
 mlflow_hook = MlflowHook()

@@ -1,0 +1,307 @@
+"""The checks run before the first node of a training run, and the block that reports them.
+
+Everything that decides whether a PipelineML's model can be logged after training is looked
+at here, so a run that could never log its model stops before it trains instead of after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+# types-PyYAML may or may not be installed; either way this import is fine.
+import yaml  # type: ignore[import-untyped, unused-ignore]
+from kedro.io import MemoryDataset
+
+from pipelineml.core import PipelineML, PipelineMLError
+from pipelineml.core._kwargs import RESERVED_LOG_MODEL_KEYS
+from pipelineml.core._names import did_you_mean, is_parameter, strip_transcoding
+from pipelineml.core.artifacts import artifact_problems
+from pipelineml.runners import CopyPolicy, resolve_runner
+from pipelineml.runners.errors import RunnerError
+
+if TYPE_CHECKING:
+    from kedro.pipeline import Pipeline
+
+__all__ = ["ConfFiles", "Problem", "format_problems", "model_problems", "run_input_problems"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing that stops a model from being logged.
+
+    Attributes:
+        subject: What is at fault (a dataset or parameter name, a store, a key).
+        message: What is wrong and what would be accepted.
+        fix: The file to fix, relative to the project, if one file is the place.
+        pipeline: The PipelineML concerned, if any.
+    """
+
+    subject: str
+    message: str
+    fix: str | None = None
+    pipeline: str | None = None
+
+
+@dataclass(frozen=True)
+class ConfFiles:
+    """Where the project's configuration lives, to name the file a user should edit.
+
+    Attributes:
+        project_path: The project root.
+        conf_source: The configuration folder (``conf``).
+        base_env: The base environment (``base``).
+        env: The environment of the run (``local`` by default).
+    """
+
+    project_path: Path
+    conf_source: Path
+    base_env: str = "base"
+    env: str = "local"
+
+    @classmethod
+    def of(cls, project_path: Path, loader: Any, env: str | None) -> ConfFiles:
+        """From a Kedro config loader (OmegaConfigLoader attributes, with defaults)."""
+        conf_source = Path(str(getattr(loader, "conf_source", project_path / "conf")))
+        if not conf_source.is_absolute():
+            conf_source = project_path / conf_source
+        base_env = str(getattr(loader, "base_env", None) or "base")
+        run_env = env or getattr(loader, "env", None) or getattr(loader, "default_run_env", None)
+        return cls(project_path, conf_source, base_env, str(run_env or "local"))
+
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the project when it is inside it."""
+        with contextlib.suppress(ValueError):
+            return path.relative_to(self.project_path).as_posix()
+        return path.as_posix()
+
+    def default(self, kind: str) -> str:
+        """``conf/base/<kind>.yml``: where Kedro's template declares entries."""
+        return self.relative(self.conf_source / self.base_env / f"{kind}.yml")
+
+    def _files(self, kind: str) -> Iterator[Path]:
+        # Kedro's default patterns: "<kind>*", "<kind>*/**", "**/<kind>*". The run's
+        # environment overrides base, so it is looked at first.
+        for env in dict.fromkeys([self.env, self.base_env]):
+            folder = self.conf_source / env
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.rglob("*")):
+                parts = path.relative_to(folder).parts
+                if path.suffix in {".yml", ".yaml"} and any(p.startswith(kind) for p in parts):
+                    yield path
+
+    def declaring(self, kind: str, key: str) -> str:
+        """The file declaring top-level ``key`` in ``kind`` (catalog, parameters), or the
+        default file when none does."""
+        for path in self._files(kind):
+            try:
+                content = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, yaml.YAMLError):
+                continue
+            if isinstance(content, dict) and key in content:
+                return self.relative(path)
+        return self.default(kind)
+
+
+def _parameter_key(name: str) -> str:
+    # "params:model.alpha" is the key "model" of parameters.yml.
+    return name.split(":", 1)[-1].split(".", 1)[0]
+
+
+def _catalog_names(catalog: Any) -> list[str]:
+    keys = getattr(catalog, "keys", None)
+    return [str(name) for name in keys()] if callable(keys) else []
+
+
+def _problem_for(name: str, message: str, conf: ConfFiles, pipeline: str | None) -> Problem:
+    if is_parameter(name):
+        fix = conf.declaring("parameters", _parameter_key(name))
+        return Problem(name, message, fix, pipeline)
+    return Problem(name, message, conf.declaring("catalog", strip_transcoding(name)), pipeline)
+
+
+def run_input_problems(run: Pipeline, catalog: Any, conf: ConfFiles) -> list[Problem]:
+    """Inputs of the run that the catalog cannot provide (Kedro would refuse them too)."""
+    problems = []
+    names = _catalog_names(catalog)
+    for name in sorted(run.inputs()):
+        if name in catalog:
+            continue
+        if is_parameter(name):
+            hint = did_you_mean(name, [n for n in names if is_parameter(n)])
+            message = (
+                f"Parameter '{name}' used by the training pipeline is not defined: add "
+                f"'{name.split(':', 1)[-1]}' to conf/{conf.base_env}/parameters.yml (or "
+                f"pass it with kedro run --params).{hint}"
+            )
+        else:
+            hint = did_you_mean(name, [n for n in names if not is_parameter(n)])
+            message = (
+                f"Training input '{name}' is not in the catalog and no node of this run "
+                f"produces it, so there is no data to read.{hint}"
+            )
+        problems.append(_problem_for(name, message, conf, None))
+    return problems
+
+
+def _sample_problem(
+    pml: PipelineML, run: Pipeline, catalog: Any, conf: ConfFiles, label: str
+) -> Problem | None:
+    """The signature is inferred from a sample of input_name: it must exist after training."""
+    name = pml.input_name
+    fix = conf.declaring("catalog", strip_transcoding(name))
+    dataset = catalog.get(name)
+    produced = {strip_transcoding(n) for n in run.all_outputs()}
+    if strip_transcoding(name) in produced:
+        return None
+    if dataset is None or isinstance(dataset, MemoryDataset):
+        where = "is not in the catalog" if dataset is None else "is a MemoryDataset"
+        hint = did_you_mean(name, [n for n in _catalog_names(catalog) if not is_parameter(n)])
+        return Problem(
+            name,
+            f"input_name '{name}' {where}, so there is no sample of it to infer the model "
+            "signature from. Declare it with a file holding a few rows of the data the "
+            "model will score, or set log_model_kwargs signature=None."
+            f"{hint}",
+            fix,
+            label,
+        )
+    if _written_by_run(name, run, catalog):
+        return None
+    try:
+        exists = bool(catalog.exists(name))
+    except Exception:  # a dataset that cannot tell: the sample is tried after training
+        return None
+    if exists:
+        return None
+    filepath = _filepath(catalog, name)
+    at = f" at '{conf.relative(Path(filepath))}'" if filepath else ""
+    return Problem(
+        name,
+        f"No sample of input_name '{name}' exists{at} and no node of this run writes it, "
+        "so the model signature cannot be inferred. Create it with a few rows of the data "
+        f"the model will score, point '{name}' in {fix} at such a file, or set "
+        "log_model_kwargs signature=None.",
+        None,
+        label,
+    )
+
+
+def _filepath(catalog: Any, name: str) -> str | None:
+    to_config = getattr(catalog, "to_config", None)
+    if to_config is None:
+        return None
+    try:
+        config = to_config()[0].get(name) or {}
+    except Exception:
+        return None
+    filepath = config.get("filepath")
+    return str(filepath) if filepath else None
+
+
+def _written_by_run(name: str, run: Pipeline, catalog: Any) -> bool:
+    """Whether a dataset the run writes is persisted to the same file as ``name``."""
+    target = _filepath(catalog, name)
+    if target is None:
+        return False
+    resolved = Path(target).resolve()
+    for output in run.all_outputs():
+        path = _filepath(catalog, output)
+        if path is not None and Path(path).resolve() == resolved:
+            return True
+    return False
+
+
+# Read by mlflow.models.Model.log from its **kwargs without being log_model arguments
+# (run_id is how log_pipeline_model targets a run).
+_MODEL_LOG_EXTRAS = frozenset({"run_id", "serialization_format", "validate_serving_input"})
+
+
+def _log_model_kwargs_problems(pml: PipelineML, label: str) -> list[Problem]:
+    """Keys MLflow's log_model does not take: a typo would be refused, or silently unused."""
+    import mlflow.pyfunc
+
+    accepted = (
+        set(inspect.signature(mlflow.pyfunc.log_model).parameters) | _MODEL_LOG_EXTRAS
+    ) - RESERVED_LOG_MODEL_KEYS
+    problems = []
+    for key in sorted(set(pml.log_model_kwargs) - accepted):
+        problems.append(
+            Problem(
+                f"log_model_kwargs {key!r}",
+                f"log_model_kwargs has '{key}', which mlflow.pyfunc.log_model does not take. "
+                f"Change it where the PipelineML is built (pipeline_ml_factory(..., "
+                f"log_model_kwargs=...)).{did_you_mean(key, accepted)}",
+                None,
+                label,
+            )
+        )
+    return problems
+
+
+def model_problems(
+    label: str, pml: PipelineML, run: Pipeline, catalog: Any, conf: ConfFiles
+) -> list[Problem]:
+    """Every reason why ``pml``'s model could not be logged after ``run``.
+
+    Args:
+        label: The PipelineML's name in the project's registry.
+        pml: The PipelineML.
+        run: The pipeline this Kedro run executes.
+        catalog: The run's catalog.
+        conf: The project's configuration folders.
+    """
+    problems = [
+        _problem_for(name, message, conf, label)
+        for name, message in artifact_problems(catalog, pml.inference, pml.input_name).items()
+    ]
+    kwargs = pml.kpm_kwargs
+    runner = kwargs.get("runner")
+    if isinstance(runner, str):
+        try:
+            resolve_runner(runner)
+        except RunnerError as exc:
+            problems.append(Problem(f"kpm_kwargs runner {runner!r}", str(exc), None, label))
+    try:
+        CopyPolicy.from_spec(kwargs.get("copy_mode", "assign"))
+    except (RunnerError, PipelineMLError) as exc:
+        problems.append(Problem("kpm_kwargs copy_mode", str(exc), None, label))
+    problems.extend(_log_model_kwargs_problems(pml, label))
+    signature = pml.log_model_kwargs.get("signature", "auto")
+    if isinstance(signature, str) and signature == "auto":
+        sample = _sample_problem(pml, run, catalog, conf, label)
+        if sample is not None:
+            problems.append(sample)
+    return problems
+
+
+def format_problems(problems: Iterable[Problem], pipelines: Iterable[str], outcome: str) -> str:
+    """The one readable block listing every problem and the file to fix for each.
+
+    Args:
+        problems: What was found.
+        pipelines: The PipelineMLs whose model the run was to log.
+        outcome: The last line: what happened to the run because of them.
+    """
+    problems = list(problems)
+    pipelines = list(pipelines)
+    names = ", ".join(f"'{name}'" for name in pipelines)
+    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+    models = "the model of PipelineML" if len(pipelines) == 1 else "the models of PipelineMLs"
+    lines = [
+        f"pipelineml pre-flight check: {count} would stop {models} {names} from being "
+        "logged after training."
+    ]
+    for number, problem in enumerate(problems, 1):
+        # With several PipelineMLs, each problem says whose model it concerns.
+        whose = f"[{problem.pipeline}] " if len(pipelines) > 1 and problem.pipeline else ""
+        lines.append(f"  {number}. {whose}{problem.message}")
+        if problem.fix:
+            lines.append(f"     Fix it in {problem.fix}.")
+    lines.append(outcome)
+    return "\n".join(lines)
