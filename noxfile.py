@@ -64,7 +64,8 @@ def demo(session: nox.Session) -> None:
     there, SequentialRunner), then scores a sample with `mlflow models predict` and with
     `mlflow.pyfunc.load_model`. Safe to run again: each run adds a run and a model version.
     """
-    session.install(*ALL_EDITABLE, "-e", "examples/breast_cancer")
+    # uv: the serve command the demo prints builds the model's environment with it.
+    session.install(*ALL_EDITABLE, "-e", "examples/breast_cancer", "uv>=0.5")
     env = _env(MLFLOW_TRACKING_URI=f"sqlite:///{EXAMPLE.as_posix()}/mlflow.db")
     with session.chdir(EXAMPLE):
         session.run("kedro", "run", "--pipelines=training", env=env)

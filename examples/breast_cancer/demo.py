@@ -110,7 +110,8 @@ def main() -> None:
     print("\nnext steps (from this folder):")
     print(f"  export PATH={bin_dir}:$PATH MLFLOW_TRACKING_URI={tracking_uri}")
     print(
-        f"  mlflow models serve -m {registry_uri} --env-manager local --host 127.0.0.1 --port 5001"
+        f"  mlflow models serve -m {registry_uri} --env-manager uv --host 127.0.0.1 --port 5001"
+        "   # builds the model's own environment"
     )
     request = {
         "dataframe_split": json.loads(sample.head(2).to_json(orient="split", index=False)),

@@ -276,3 +276,24 @@ def test_troubleshooting_page_shows_the_real_block(tmp_path: Path, cli_store: st
     printed = completed.stderr[completed.stderr.index("Error: pipelineml") :].rstrip()
     run_id = re.compile(r"MLflow run [0-9a-f]{32}")
     assert run_id.sub("MLflow run <id>", printed) == run_id.sub("MLflow run <id>", shown)
+
+
+def test_requirements_no_deployment_can_install_are_a_preflight_problem(
+    tmp_path: Path, cli_store: str
+) -> None:
+    """pip_requirements naming pipelineml-core: refused before any node, line and key named."""
+    root = make_run_project(
+        tmp_path / "project",
+        log_model_kwargs={"pip_requirements": ["pandas", "pipelineml-core==0.1.0"]},
+    )
+
+    completed = run_kedro_cli(root, "run")
+
+    output = _output(completed)
+    assert completed.returncode == 1, output
+    assert "pipelineml pre-flight check: 1 problem would stop" in output
+    assert "pip_requirements: 'pipelineml-core==0.1.0': pipelineml's own code travels" in output
+    assert "Traceback" not in output
+    assert not (root / TRAINING_OUTPUT).exists()
+    (run,) = all_runs(cli_store)
+    assert run.info.status == "FAILED"

@@ -89,24 +89,59 @@ def _line_problem(line: str, project_distributions: frozenset[str]) -> str | Non
     return None
 
 
+INFER_CODE_PATHS = (
+    "log_model_kwargs 'infer_code_paths' is not supported: pipelineml puts its own code in "
+    "the model's code_paths; list the folders of your own code under 'code_paths' instead."
+)
+
+
+def requirement_problems(
+    log_model_kwargs: Mapping[str, Any], project_modules: Iterable[str]
+) -> list[str]:
+    """What, in ``log_model_kwargs``, would give a model an environment no deployment builds.
+
+    Args:
+        log_model_kwargs: The kwargs the model is logged with.
+        project_modules: Top-level modules whose code travels inside the model.
+
+    Returns:
+        One message per problem: ``infer_code_paths``, and one naming every requirement
+        line that cannot install, the key it came from and why.
+    """
+    problems = [INFER_CODE_PATHS] if log_model_kwargs.get("infer_code_paths") else []
+    given = explicit_requirements(log_model_kwargs)
+    if not given:
+        return problems
+    project = frozenset(distributions_of(project_modules))
+    lines = [
+        f"  - {key}: '{line}': {problem}"
+        for key, given_lines in given.items()
+        for line in given_lines
+        if (problem := _line_problem(line, project)) is not None
+    ]
+    if lines:
+        problems.append(
+            "The model's requirements name what a deployment could not install:\n"
+            + "\n".join(lines)
+            + "\nRemove these lines from log_model_kwargs (pipeline_ml_factory or "
+            "log_pipeline_model): a model rebuilds its environment from its own folder and "
+            "a package index."
+        )
+    return problems
+
+
 def check_explicit_requirements(
     log_model_kwargs: Mapping[str, Any], project_modules: Iterable[str]
 ) -> None:
-    """Refuse given requirements that a deployment could not install.
+    """Refuse ``requirement_problems``; warn when given requirements leave kedro out.
 
     Raises:
-        KedroPipelineModelError: Naming each such line, the key it came from and why.
+        KedroPipelineModelError: With every problem, one after the other.
     """
+    problems = requirement_problems(log_model_kwargs, project_modules)
+    if problems:
+        raise KedroPipelineModelError("\n".join(problems))
     given = explicit_requirements(log_model_kwargs)
-    if not given:
-        return
-    project = frozenset(distributions_of(project_modules))
-    problems = [
-        f"  - {key}: '{line}': {problem}"
-        for key, lines in given.items()
-        for line in lines
-        if (problem := _line_problem(line, project)) is not None
-    ]
     complete = {key: lines for key, lines in given.items() if key != "extra_pip_requirements"}
     named = {requirement_name(line) for lines in complete.values() for line in lines}
     if complete and "kedro" not in named:
@@ -115,12 +150,4 @@ def check_explicit_requirements(
             "deployment will install whatever version its index resolves (add 'kedro==%s').",
             " and ".join(sorted(complete)),
             importlib.metadata.version("kedro"),
-        )
-    if problems:
-        raise KedroPipelineModelError(
-            "The model's requirements name what a deployment could not install:\n"
-            + "\n".join(problems)
-            + "\nRemove these lines from log_model_kwargs (pipeline_ml_factory or "
-            "log_pipeline_model): a model rebuilds its environment from its own folder and "
-            "a package index."
         )

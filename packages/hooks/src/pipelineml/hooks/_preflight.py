@@ -21,6 +21,8 @@ from pipelineml.core import PipelineML, PipelineMLError
 from pipelineml.core._kwargs import RESERVED_LOG_MODEL_KEYS
 from pipelineml.core._names import did_you_mean, is_parameter, strip_transcoding
 from pipelineml.core.artifacts import artifact_problems
+from pipelineml.hooks._given_requirements import requirement_problems
+from pipelineml.hooks.log_model import bundled_modules
 from pipelineml.runners import CopyPolicy, resolve_runner
 from pipelineml.runners.errors import RunnerError
 
@@ -272,6 +274,12 @@ def model_problems(
     except (RunnerError, PipelineMLError) as exc:
         problems.append(Problem("kpm_kwargs copy_mode", str(exc), None, label))
     problems.extend(_log_model_kwargs_problems(pml, label))
+    # Requirements a deployment could not install would only be refused after training.
+    bundled = bundled_modules(pml.inference, pml.log_model_kwargs)
+    problems.extend(
+        Problem("log_model_kwargs requirements", message, None, label)
+        for message in requirement_problems(pml.log_model_kwargs, bundled)
+    )
     signature = pml.log_model_kwargs.get("signature", "auto")
     if isinstance(signature, str) and signature == "auto":
         sample = _sample_problem(pml, run, catalog, conf, label)

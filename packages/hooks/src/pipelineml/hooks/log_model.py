@@ -189,6 +189,13 @@ def by_value_modules(pipeline: Pipeline) -> list[str]:
     return chosen
 
 
+def bundled_modules(pipeline: Pipeline, log_model_kwargs: Mapping[str, Any]) -> set[str]:
+    """Top-level modules whose code the model of ``pipeline`` carries: by value, or in the
+    ``code_paths`` of ``log_model_kwargs``."""
+    code_paths = log_model_kwargs.get("code_paths") or []
+    return {*by_value_modules(pipeline), *code_path_modules(code_paths)}
+
+
 @contextlib.contextmanager
 def code_by_value(pipeline: Pipeline) -> Iterator[list[str]]:
     """Pickle the project's own code into the model, so it loads where it is not installed.
@@ -279,16 +286,10 @@ def log_pipeline_model(
     model = KedroPipelineModel(pipeline, catalog, input_name=input_name, **model_kwargs)
     name = logged.pop("name")
     signature = logged.pop("signature", "auto")
-    if logged.get("infer_code_paths"):
-        raise KedroPipelineModelError(
-            "log_model_kwargs 'infer_code_paths' is not supported: pipelineml puts its own "
-            "code in the model's code_paths; list the folders of your own code under "
-            "'code_paths' instead."
-        )
-    user_code_paths = [os.fspath(path) for path in logged.pop("code_paths", None) or []]
     # Modules whose code travels inside the model, so that no requirement names them.
-    bundled = {*by_value_modules(model.pipeline), *code_path_modules(user_code_paths)}
+    bundled = bundled_modules(model.pipeline, logged)
     check_explicit_requirements(logged, bundled)
+    user_code_paths = [os.fspath(path) for path in logged.pop("code_paths", None) or []]
     policy = RequirementPolicy.for_model(bundled, model.runner_name == "DaskRunner", logged)
     with (
         tempfile.TemporaryDirectory(prefix="pipelineml-artifacts-") as folder,
