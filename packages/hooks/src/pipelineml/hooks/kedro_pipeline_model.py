@@ -333,6 +333,25 @@ class KedroPipelineModel(PythonModel):
                 "The model has no loaded artifacts: load it with mlflow.pyfunc.load_model(), "
                 "or call load_context() first."
             )
+        return self._score(feed, model_input, params, log_failure=True)
+
+    def predict_sample(self, artifacts: Mapping[str, str], sample: Any) -> Any:
+        """Score ``sample`` with the artifacts at ``artifacts`` (name -> local path).
+
+        What logging does to infer the signature: the artifacts are loaded for this call
+        only, and a failing node raises ``InferenceNodeError`` without the ERROR line
+        ``predict`` logs, since the caller reports the failure itself.
+        """
+        return self._score(self.load_artifacts(artifacts), sample, None, log_failure=False)
+
+    def _score(
+        self,
+        feed: dict[str, Any],
+        model_input: Any,
+        params: dict[str, Any] | None,
+        *,
+        log_failure: bool,
+    ) -> Any:
         runner = self._runner
         if params:
             overrides: dict[str, Any] = {}
@@ -362,15 +381,16 @@ class KedroPipelineModel(PythonModel):
         except MlflowException:
             raise
         except Exception as exc:
-            raise self._node_failure(exc) from exc
+            raise self._node_failure(exc, log_failure) from exc
 
-    def _node_failure(self, exc: Exception) -> InferenceNodeError:
+    def _node_failure(self, exc: Exception, log_failure: bool) -> InferenceNodeError:
         # A served request must get the node and its message, not the trace (which may
         # show cloudpickled code as "<dynamic-code>"): the trace goes to the log instead.
         node_name = failed_node_name(exc, self.pipeline)
         where = f"Inference node '{node_name}'" if node_name else "The inference pipeline"
         message = f"{where} failed: {type(exc).__name__}: {exc}"
-        logger.error("%s", message, exc_info=exc)
+        if log_failure:
+            logger.error("%s", message, exc_info=exc)
         return InferenceNodeError(message, node_name)
 
     def _run_with_catalog(self, runner: AbstractRunner, feed: dict[str, Any]) -> Any:

@@ -123,16 +123,13 @@ def infer_model_signature(
             model.input_name,
         )
         return infer_signature(params=params)
-    model._loaded = model.load_artifacts(artifacts)
     try:
-        output = model.predict(None, sample)
+        output = model.predict_sample(artifacts, sample)
     except Exception as exc:
         raise KedroPipelineModelError(
             f"The inference pipeline failed on a sample of '{model.input_name}' "
             f"({type(exc).__name__}: {exc}); the model would not work, so it is not logged."
         ) from exc
-    finally:
-        model._loaded = None
     return infer_signature(model_input=sample, model_output=output, params=params)
 
 
