@@ -27,7 +27,7 @@ TEST_DEPS = (
     "pytest-timeout>=2.3",
     "scikit-learn>=1.5",
     "pandas>=2.2",
-    "kedro-datasets[pandas-csvdataset,pickle-pickledataset]>=6",
+    "kedro-datasets[pandas-csvdataset,pickle-pickledataset,dask-parquetdataset]>=6",
 )
 ALL_EDITABLE = (
     "-e",
@@ -35,7 +35,7 @@ ALL_EDITABLE = (
     "-e",
     "packages/runners[dask]",
     "-e",
-    "packages/hooks",
+    "packages/hooks[dask]",
 )
 
 

@@ -7,7 +7,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from pipelineml.core import PipelineMLError
 
-__all__ = ["KedroPipelineModelError", "MlflowConfigError"]
+__all__ = ["BatchPredictError", "KedroPipelineModelError", "MlflowConfigError"]
 
 
 class KedroPipelineModelError(PipelineMLError, MlflowException):
@@ -27,3 +27,19 @@ class KedroPipelineModelError(PipelineMLError, MlflowException):
 
 class MlflowConfigError(ValueError):
     """``mlflow.yml`` holds an unknown key or a value that is not accepted."""
+
+
+class BatchPredictError(PipelineMLError):
+    """``batch_predict`` could not score its data: a model, a chunk or a partition at fault.
+
+    Attributes:
+        partition: The index of the partition (or chunk) that failed, when one did.
+    """
+
+    def __init__(self, message: str, partition: int | None = None) -> None:
+        super().__init__(message)
+        self.partition = partition
+
+    def __reduce__(self) -> tuple[type[BatchPredictError], tuple[str, int | None]]:
+        # Raised on a Dask worker and unpickled on the client.
+        return (type(self), (str(self), self.partition))
