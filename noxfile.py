@@ -59,7 +59,9 @@ def demo(session: nox.Session) -> None:
 
     Runs `kedro run --pipelines=training` in examples/breast_cancer (MLflow in a SQLite file
     there, SequentialRunner), then scores a sample with `mlflow models predict` and with
-    `mlflow.pyfunc.load_model`. Safe to run again: each run adds a run and a model version.
+    `mlflow.pyfunc.load_model`, aliases the new version as the champion and runs the
+    `batch_scoring` pipeline (1 M rows, Parquet to Parquet, on a LocalCluster). Safe to run
+    again: each run adds a run and a model version.
     """
     session.install(*ALL_EDITABLE, "-e", "examples/breast_cancer")
     env = _env(MLFLOW_TRACKING_URI=f"sqlite:///{EXAMPLE.as_posix()}/mlflow.db")
