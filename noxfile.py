@@ -152,7 +152,7 @@ BENCH_PEER_ENV = ROOT / ".nox" / "bench-peer"
 BENCH_LOCAL = (
     "packages/core",
     "packages/runners[dask]",
-    "packages/hooks",
+    "packages/hooks[dask]",
     "examples/breast_cancer",
 )
 
@@ -171,7 +171,7 @@ def bench(session: nox.Session) -> None:
         *BENCH_LOCAL,
         "scikit-learn>=1.5",
         "pandas>=2.2",
-        "kedro-datasets[pandas-csvdataset,pickle-pickledataset]>=6",
+        "kedro-datasets[pandas-csvdataset,pickle-pickledataset,dask-parquetdataset]>=6",
     )
     # A reused venv keeps the version number of our packages: reinstall today's sources.
     session.install("--force-reinstall", "--no-deps", *BENCH_LOCAL)
