@@ -13,6 +13,7 @@ import resource
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,16 @@ def _workers_peak_mb(client: Any) -> list[float]:
     return sorted(client.run(peak).values())
 
 
+def _peaks_after(client: Any, runs: dict[str, Callable[[], object]]) -> dict[str, list[float]]:
+    """Each run on freshly restarted workers, then the peak RSS of every worker (MB)."""
+    peaks: dict[str, list[float]] = {}
+    for label, run in runs.items():
+        client.restart()
+        run()
+        peaks[label] = _workers_peak_mb(client)
+    return peaks
+
+
 def _rows_written(path: Path) -> int:
     import pyarrow.parquet as pq
 
@@ -117,7 +128,6 @@ def figure_batch(ours: Contender, workdir: Path) -> dict[str, Any]:
         "batch_predict": [],
     }
     one_process_rss: dict[str, list[float]] = {"whole": [], "chunked": []}
-    worker_rss: dict[str, list[float]] = {}
     with (
         LocalCluster(
             n_workers=2,
@@ -147,13 +157,14 @@ def figure_batch(ours: Contender, workdir: Path) -> dict[str, Any]:
 
         # Peak RSS of the workers after scoring N/5 rows and then N rows, each on fresh
         # worker processes: bounded by partition + model, it does not grow with N.
-        for label, path in (("batch_predict_small", source_small), ("batch_predict", source)):
-            client.restart()
-            ours_dask(path, label)
-            worker_rss[label] = _workers_peak_mb(client)
-        client.restart()
-        hand_written()
-        worker_rss["map_partitions"] = _workers_peak_mb(client)
+        worker_rss = _peaks_after(
+            client,
+            {
+                "batch_predict_small": lambda: ours_dask(source_small, "batch_predict_small"),
+                "batch_predict": ours_dask,
+                "map_partitions": hand_written,
+            },
+        )
         log("figure 7: warm-up done")
         contenders = {
             "whole": lambda: one_process("whole"),
