@@ -29,6 +29,7 @@ class BatchProgress:
         *,
         bar: bool | None = None,
         interval: float = LOG_INTERVAL,
+        lazy: bool = False,
     ) -> None:
         """Start counting.
 
@@ -37,6 +38,8 @@ class BatchProgress:
             what: The unit shown (``partitions`` or ``chunks``).
             bar: Draw a progress bar; by default only when stderr is a terminal.
             interval: Seconds between log lines when no bar is drawn.
+            lazy: The work starts later than now (a lazy Dask result): the clock starts
+                when the first partition is reported, and rates leave that one out.
         """
         self.total = total
         self.what = what
@@ -45,31 +48,36 @@ class BatchProgress:
         self._done: set[int] = set()
         self._lock = threading.Lock()
         self._interval = interval
+        self._lazy = lazy
+        self._uncounted = 0
         self._started = time.monotonic()
         self._last_log = self._started
         self._closed = False
         self._bar: Any = None
         self._task: Any = None
-        if bar if bar is not None else sys.stderr.isatty():
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
+        # The bar appears with the first scored partition: a lazy result may be computed
+        # much later, or never.
+        self._wants_bar = bar if bar is not None else sys.stderr.isatty()
 
-            self._bar = Progress(
-                TextColumn("batch_predict"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn(what),
-                TextColumn("{task.fields[rate]}"),
-                TimeElapsedColumn(),
-                transient=False,
-            )
-            self._task = self._bar.add_task("scoring", total=total, rate="")
-            self._bar.start()
+    def _start_bar(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("batch_predict"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(self.what),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+        )
+        self._task = self._bar.add_task("scoring", total=self.total, rate="")
+        self._bar.start()
 
     @property
     def done(self) -> int:
@@ -77,8 +85,9 @@ class BatchProgress:
         return len(self._done)
 
     def _rate(self) -> float:
-        elapsed = max(time.monotonic() - self._started, 1e-9)
-        return self.rows / elapsed
+        elapsed = time.monotonic() - self._started
+        counted = self.rows - self._uncounted
+        return counted / elapsed if elapsed > 0 and counted > 0 else 0.0
 
     def _line(self) -> str:
         return (
@@ -91,6 +100,13 @@ class BatchProgress:
         with self._lock:
             if self._closed or partition in self._done:
                 return
+            if not self._done:
+                if self._lazy:
+                    # When it started is unknown: count from the end of the first one.
+                    self._started = self._last_log = time.monotonic()
+                    self._uncounted = rows
+                if self._wants_bar:
+                    self._start_bar()
             self._done.add(partition)
             self.rows += rows
             finished = self.done >= self.total

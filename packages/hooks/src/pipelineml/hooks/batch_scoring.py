@@ -128,7 +128,7 @@ def _predict_dask(
         ) from exc
     key = hashlib.sha256(payload).hexdigest()[:16]
     topic = f"pipelineml-batch-{uuid.uuid4().hex[:12]}"
-    display = BatchProgress(data.npartitions, bar=progress)
+    display = BatchProgress(data.npartitions, bar=progress, lazy=True)
     _forget_finished()
     with _watched_lock:
         _watched[topic] = (client, display)
