@@ -317,6 +317,76 @@ def _batch(fig: dict[str, Any]) -> tuple[str, str]:
     return body, summary
 
 
+def _native(fig: dict[str, Any]) -> tuple[str, str]:
+    rows = []
+    for row in fig["rows"]:
+        native, ours = row["native"], row["ours"]
+        rows.append(
+            [
+                f"concurrency {row['concurrency']}, 1 row",
+                spread(native["requests_per_s"], number),
+                spread(ours["requests_per_s"], number),
+                times(row["ratio"]),
+                f"{native['p50_ms']:.2f} / {ours['p50_ms']:.2f} ms",
+                f"{native['errors']} / {ours['errors']}",
+                yes(row["met"]),
+            ]
+        )
+    body = table(
+        [
+            "Scenario",
+            "native req/s",
+            "ours req/s",
+            "ours / native",
+            "p50 native / ours",
+            "errors native / ours",
+            "Met",
+        ],
+        rows,
+    )
+    breakdown = table(
+        ["In process, per call (1 row)", "Time"],
+        [[name, spread(stat)] for name, stat in fig["breakdown"].items()],
+    )
+    body += f"\n\nWhere the time goes (median [min, max] over blocks of 50 calls):\n\n{breakdown}"
+    summary = ", ".join(
+        f"c={row['concurrency']}: {times(row['ratio'])} of native" for row in fig["rows"]
+    )
+    return body, summary
+
+
+def _soak(fig: dict[str, Any]) -> tuple[str, str]:
+    rows = []
+    for name, result in fig["summary"].items():
+        growth = result["rss_growth"]
+        rows.append(
+            [
+                name,
+                str(result["errors"]),
+                spread(result["requests_per_s"], number),
+                f"{number(result['first_minute_requests_per_s']['median'])} -> "
+                f"{number(result['last_minute_requests_per_s']['median'])}",
+                f"{mb(result['rss_after_warmup_mb'])} -> {mb(result['rss_end_mb'])}",
+                "" if growth is None else f"{growth:+.1%}",
+            ]
+        )
+    body = table(
+        [
+            "Server",
+            "Errors",
+            "req/s per 10 s slice",
+            "req/s first -> last fifth",
+            "RSS after warm-up -> end",
+            "Growth",
+        ],
+        rows,
+    )
+    ours = next(iter(fig["summary"].values()))
+    growth = ours["rss_growth"]
+    summary = f"ours: {ours['errors']} errors, RSS {'' if growth is None else f'{growth:+.1%}'}"
+    return body, summary
+
+
 def mb(value: float | None) -> str:
     """Megabytes, no decimals."""
     return "" if value is None else f"{value:,.0f} MB"
@@ -336,6 +406,8 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
     "training": _training,
     "dask": _dask,
     "batch": _batch,
+    "native": _native,
+    "soak": _soak,
 }
 
 

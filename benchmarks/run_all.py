@@ -54,7 +54,7 @@ DISTRIBUTIONS = (
     "pipelineml-hooks",
     "kedro-mlflow",
 )
-ALL_FIGURES = (1, 2, 3, 4, 5, 6, 7)
+ALL_FIGURES = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 DEFAULT_OUT = BENCH_DIR / "results" / "latest.json"
 DOCS_PAGE = ROOT / "docs" / "benchmarks.md"
 
@@ -167,8 +167,10 @@ def _run_figures(wanted: list[int], workdir: Path, peer_python: Path) -> list[di
     """Run the wanted figures, cheapest first; a figure that fails is recorded as such."""
     import batch
     import model
+    import native
     import runners
     import serving
+    import soak
     import training
 
     ours, peer, baseline = _contenders(workdir, peer_python)
@@ -179,7 +181,7 @@ def _run_figures(wanted: list[int], workdir: Path, peer_python: Path) -> list[di
     if 6 in wanted:
         figures.append(_attempt(6, "dask", runners.figure_dask))
     warmup: dict[str, float] = {}
-    if {2, 3, 4, 5} & set(wanted):
+    if {2, 3, 4, 5, 9} & set(wanted):
         warmup = _prepare_models(contenders, baseline, workdir)
     data_path = workdir / "request-frames.pkl"
     later: dict[int, tuple[str, Callable[[], dict[str, Any]]]] = {
@@ -200,6 +202,10 @@ def _run_figures(wanted: list[int], workdir: Path, peer_python: Path) -> list[di
         if ours.model_dir is None:
             _prepare_ours(ours, workdir)
         figures.append(_attempt(7, "batch", lambda: batch.figure_batch(ours, workdir)))
+    if 8 in wanted:
+        figures.append(_attempt(8, "native", lambda: native.figure_native(ours, workdir)))
+    if 9 in wanted:
+        figures.append(_attempt(9, "soak", lambda: soak.figure_soak(contenders, workdir)))
     return sorted(figures, key=lambda figure: figure["number"])
 
 
