@@ -99,11 +99,13 @@ def figure_batch(ours: Contender, workdir: Path) -> dict[str, Any]:
     total = env_int("BENCH_BATCH_ROWS", 5_000_000)
     partitions = env_int("BENCH_BATCH_PARTITIONS", 40)
     rounds = env_int("BENCH_BATCH_ROUNDS", 3)
-    small = max(total // 5, partitions)
+    # The small table has the same partition size: only N changes between the two.
+    small_partitions = max(1, partitions // 5)
+    small = total // partitions * small_partitions
     source, source_small = workdir / "batch-table", workdir / "batch-table-small"
     log(f"figure 7: writing {total:,} rows in {partitions} Parquet files")
     _make_table(source, total, partitions)
-    _make_table(source_small, small, partitions)
+    _make_table(source_small, small, small_partitions)
     model = mlflow.pyfunc.load_model(str(ours.model))
     out = workdir / "batch-out"
 
@@ -228,8 +230,8 @@ def _summary(
             "submitting the graph. Warm-up: one run of each Dask contender on fresh workers "
             f"(the model is then cached on the workers); {rounds} rounds, the order reversed "
             "every other round. Peak RSS per worker: ru_maxrss of each worker process after "
-            f"scoring {small:,} rows and then {total:,} rows, each on freshly restarted "
-            "workers."
+            f"scoring {small:,} rows and then {total:,} rows (same partition size), each on "
+            "freshly restarted workers."
         ),
         "rows": total,
         "partitions": partitions,
