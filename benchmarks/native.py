@@ -111,6 +111,8 @@ def make_models(folder: Path) -> tuple[Path, Path, Any, Any]:
         signature=signature,
         pyfunc_predict_fn="predict_proba",
         pip_requirements=requirements,
+        # MLflow's default (skops) format asks for the numpy types the steps hold.
+        skops_trusted_types=["numpy.dtype"],
     )
     mlflow.set_tracking_uri(f"sqlite:///{(folder / 'mlflow.db').as_posix()}")
     with mlflow.start_run():
