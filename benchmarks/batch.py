@@ -201,7 +201,10 @@ def _summary(
     """The figure's JSON from what was measured."""
     medians = {name: stats(values) for name, values in samples.items()}
     base = medians["whole"]["median"]
-    ours_ratio = ratio(medians["batch_predict"]["median"], base)
+    # The one-process time the target is held to is the faster of the two one-process
+    # jobs: two workers can at best halve that.
+    best = min(base, medians["chunked"]["median"])
+    ours_ratio = ratio(medians["batch_predict"]["median"], best)
     vs_hand = ratio(medians["batch_predict"]["median"], medians["map_partitions"]["median"])
     met = (
         ours_ratio is not None
@@ -213,7 +216,8 @@ def _summary(
     return {
         "id": "batch",
         "title": "Batch scoring, Parquet to Parquet",
-        "target": f"batch_predict on a 2-worker LocalCluster <= {TARGET:g}x one process, no "
+        "target": f"batch_predict on a 2-worker LocalCluster <= {TARGET:g}x the faster "
+        "one-process job, no "
         "slower than the hand-written map_partitions; peak RSS per worker bounded by the "
         "partition, not by N",
         "method": (
@@ -237,7 +241,8 @@ def _summary(
         "partitions": partitions,
         "seconds": medians,
         "ratios": {
-            "batch_predict_vs_whole": ours_ratio,
+            "batch_predict_vs_best_one_process": ours_ratio,
+            "batch_predict_vs_whole": ratio(medians["batch_predict"]["median"], base),
             "batch_predict_vs_chunked": ratio(
                 medians["batch_predict"]["median"], medians["chunked"]["median"]
             ),

@@ -310,7 +310,8 @@ def _batch(fig: dict[str, Any]) -> tuple[str, str]:
         f"{', '.join(mb(v) for v in workers['map_partitions'])}."
     )
     summary = (
-        f"batch_predict {times(ratios['batch_predict_vs_whole'])} of one process, "
+        f"batch_predict {times(ratios.get('batch_predict_vs_best_one_process'))} of the faster "
+        f"one-process job ({times(ratios['batch_predict_vs_whole'])} of the whole-frame one), "
         f"{times(ratios['batch_predict_vs_map_partitions'])} of map_partitions; worker peak "
         f"{mb(max(workers['batch_predict']))}"
     )
