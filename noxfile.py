@@ -29,7 +29,7 @@ TEST_DEPS = (
     "uv>=0.5",
     "scikit-learn>=1.5",
     "pandas>=2.2",
-    "kedro-datasets[pandas-csvdataset,pickle-pickledataset]>=6",
+    "kedro-datasets[pandas-csvdataset,pickle-pickledataset,dask-parquetdataset]>=6",
 )
 ALL_EDITABLE = (
     "-e",
@@ -37,7 +37,7 @@ ALL_EDITABLE = (
     "-e",
     "packages/runners[dask]",
     "-e",
-    "packages/hooks",
+    "packages/hooks[dask]",
 )
 
 
@@ -62,7 +62,9 @@ def demo(session: nox.Session) -> None:
 
     Runs `kedro run --pipelines=training` in examples/breast_cancer (MLflow in a SQLite file
     there, SequentialRunner), then scores a sample with `mlflow models predict` and with
-    `mlflow.pyfunc.load_model`. Safe to run again: each run adds a run and a model version.
+    `mlflow.pyfunc.load_model`, aliases the new version as the champion and runs the
+    `batch_scoring` pipeline (1 M rows, Parquet to Parquet, on a LocalCluster). Safe to run
+    again: each run adds a run and a model version.
     """
     # uv: the serve command the demo prints builds the model's environment with it.
     session.install(*ALL_EDITABLE, "-e", "examples/breast_cancer", "uv>=0.5")
@@ -154,7 +156,7 @@ BENCH_PEER_ENV = ROOT / ".nox" / "bench-peer"
 BENCH_LOCAL = (
     "packages/core",
     "packages/runners[dask]",
-    "packages/hooks",
+    "packages/hooks[dask]",
     "examples/breast_cancer",
 )
 
@@ -173,7 +175,7 @@ def bench(session: nox.Session) -> None:
         *BENCH_LOCAL,
         "scikit-learn>=1.5",
         "pandas>=2.2",
-        "kedro-datasets[pandas-csvdataset,pickle-pickledataset]>=6",
+        "kedro-datasets[pandas-csvdataset,pickle-pickledataset,dask-parquetdataset]>=6",
     )
     # A reused venv keeps the version number of our packages: reinstall today's sources.
     session.install("--force-reinstall", "--no-deps", *BENCH_LOCAL)

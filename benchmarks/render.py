@@ -270,6 +270,135 @@ def _dask(fig: dict[str, Any]) -> tuple[str, str]:
     return body, summary
 
 
+def _batch(fig: dict[str, Any]) -> tuple[str, str]:
+    seconds, ratios, rate = fig["seconds"], fig["ratios"], fig["rows_per_second"]
+    labels = {
+        "whole": "one process, model.predict over the whole frame",
+        "chunked": "one process, one Parquet file at a time",
+        "map_partitions": "Dask, hand-written map_partitions(loaded_model.predict)",
+        "batch_predict": "Dask, batch_predict",
+    }
+    versus = {
+        "whole": "1.00x",
+        "chunked": times(ratio_of(seconds, "chunked", "whole")),
+        "map_partitions": times(ratios["map_partitions_vs_whole"]),
+        "batch_predict": times(ratios["batch_predict_vs_whole"]),
+    }
+    rows = [
+        [
+            label,
+            spread(seconds[name]),
+            f"{rate[name]:,.0f}" if rate[name] else "",
+            versus[name],
+            f"{fig['rows_written'][name]:,}",
+        ]
+        for name, label in labels.items()
+    ]
+    body = table(["Contender", "Time", "Rows/s", "vs whole frame", "Rows written"], rows)
+    rss = fig["peak_rss_mb"]
+    one = rss["one_process"]
+    workers = rss["workers"]
+    body += (
+        f"\n\nbatch_predict / hand-written map_partitions: "
+        f"{times(ratios['batch_predict_vs_map_partitions'])}; batch_predict / one process "
+        f"chunked: {times(ratios['batch_predict_vs_chunked'])}.\n\n"
+        f"Peak RSS: one process whole frame {spread(one['whole'], mb)}, chunked "
+        f"{spread(one['chunked'], mb)}; per Dask worker (2 workers) with batch_predict "
+        f"{', '.join(mb(v) for v in workers['batch_predict_small'])} after "
+        f"{rss['small_rows']:,} rows and {', '.join(mb(v) for v in workers['batch_predict'])} "
+        f"after {fig['rows']:,} rows; hand-written map_partitions "
+        f"{', '.join(mb(v) for v in workers['map_partitions'])}."
+    )
+    summary = (
+        f"batch_predict {times(ratios.get('batch_predict_vs_best_one_process'))} of the faster "
+        f"one-process job ({times(ratios['batch_predict_vs_whole'])} of the whole-frame one), "
+        f"{times(ratios['batch_predict_vs_map_partitions'])} of map_partitions; worker peak "
+        f"{mb(max(workers['batch_predict']))}"
+    )
+    return body, summary
+
+
+def _native(fig: dict[str, Any]) -> tuple[str, str]:
+    rows = []
+    for row in fig["rows"]:
+        native, ours = row["native"], row["ours"]
+        rows.append(
+            [
+                f"concurrency {row['concurrency']}, 1 row",
+                spread(native["requests_per_s"], number),
+                spread(ours["requests_per_s"], number),
+                times(row["ratio"]),
+                f"{native['p50_ms']:.2f} / {ours['p50_ms']:.2f} ms",
+                f"{native['errors']} / {ours['errors']}",
+                yes(row["met"]),
+            ]
+        )
+    body = table(
+        [
+            "Scenario",
+            "native req/s",
+            "ours req/s",
+            "ours / native",
+            "p50 native / ours",
+            "errors native / ours",
+            "Met",
+        ],
+        rows,
+    )
+    breakdown = table(
+        ["In process, per call (1 row)", "Time"],
+        [[name, spread(stat)] for name, stat in fig["breakdown"].items()],
+    )
+    body += f"\n\nWhere the time goes (median [min, max] over blocks of 50 calls):\n\n{breakdown}"
+    summary = ", ".join(
+        f"c={row['concurrency']}: {times(row['ratio'])} of native" for row in fig["rows"]
+    )
+    return body, summary
+
+
+def _soak(fig: dict[str, Any]) -> tuple[str, str]:
+    rows = []
+    for name, result in fig["summary"].items():
+        growth = result["rss_growth"]
+        rows.append(
+            [
+                name,
+                str(result["errors"]),
+                spread(result["requests_per_s"], number),
+                f"{number(result['first_minute_requests_per_s']['median'])} -> "
+                f"{number(result['last_minute_requests_per_s']['median'])}",
+                f"{mb(result['rss_after_warmup_mb'])} -> {mb(result['rss_end_mb'])}",
+                "" if growth is None else f"{growth:+.1%}",
+            ]
+        )
+    body = table(
+        [
+            "Server",
+            "Errors",
+            "req/s per 10 s slice",
+            "req/s first -> last fifth",
+            "RSS after warm-up -> end",
+            "Growth",
+        ],
+        rows,
+    )
+    ours = next(iter(fig["summary"].values()))
+    growth = ours["rss_growth"]
+    summary = f"ours: {ours['errors']} errors, RSS {'' if growth is None else f'{growth:+.1%}'}"
+    return body, summary
+
+
+def mb(value: float | None) -> str:
+    """Megabytes, no decimals."""
+    return "" if value is None else f"{value:,.0f} MB"
+
+
+def ratio_of(seconds: dict[str, Any], top: str, bottom: str) -> float | None:
+    """The ratio of two contenders' medians."""
+    a, b = seconds[top]["median"], seconds[bottom]["median"]
+    return None if a is None or not b else a / b
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
     "runner_overhead": _runner_overhead,
     "predict": _predict,
@@ -277,6 +406,9 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
     "serving": _serving,
     "training": _training,
     "dask": _dask,
+    "batch": _batch,
+    "native": _native,
+    "soak": _soak,
 }
 
 
@@ -298,6 +430,7 @@ def render(results: dict[str, Any]) -> str:
             f"{heading}\n\nTarget: {fig['target']}. Met: {yes(fig['met'])}.\n\n"
             f"{body}\n\n*How:* {fig['method']} Load average (1, 5, 15 min) before "
             f"{load.get('before')}, after {load.get('after')}."
+            + (f" Measured {fig['measured']}." if fig.get("measured") else "")
         )
         summary_rows.append(
             [str(fig["number"]), fig["title"], fig["target"], summary, yes(fig["met"])]

@@ -48,12 +48,13 @@ DISTRIBUTIONS = (
     "cloudpickle",
     "uvicorn",
     "fastapi",
+    "pyarrow",
     "pipelineml-core",
     "pipelineml-runners",
     "pipelineml-hooks",
     "kedro-mlflow",
 )
-ALL_FIGURES = (1, 2, 3, 4, 5, 6)
+ALL_FIGURES = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 DEFAULT_OUT = BENCH_DIR / "results" / "latest.json"
 DOCS_PAGE = ROOT / "docs" / "benchmarks.md"
 
@@ -141,11 +142,35 @@ def _prepare_models(
     return warmup
 
 
+def _prepare_ours(ours: Contender, workdir: Path) -> None:
+    """Our project alone, trained once, its model exported (figure 7 without 2-5)."""
+    import training
+
+    training.copy_example(ours.project)
+    log("training ours (makes the model)")
+    training.train(ours, workdir)
+    exported = run_json(
+        ours.python,
+        [
+            str(BENCH_DIR / "model.py"),
+            "export",
+            training.tracking_uri(ours.project),
+            training.REGISTERED_MODEL,
+            str(workdir / "models" / ours.name),
+        ],
+        env=ours.env,
+    )
+    ours.model_dir = Path(exported["path"])
+
+
 def _run_figures(wanted: list[int], workdir: Path, peer_python: Path) -> list[dict[str, Any]]:
     """Run the wanted figures, cheapest first; a figure that fails is recorded as such."""
+    import batch
     import model
+    import native
     import runners
     import serving
+    import soak
     import training
 
     ours, peer, baseline = _contenders(workdir, peer_python)
@@ -156,7 +181,7 @@ def _run_figures(wanted: list[int], workdir: Path, peer_python: Path) -> list[di
     if 6 in wanted:
         figures.append(_attempt(6, "dask", runners.figure_dask))
     warmup: dict[str, float] = {}
-    if {2, 3, 4, 5} & set(wanted):
+    if {2, 3, 4, 5, 9} & set(wanted):
         warmup = _prepare_models(contenders, baseline, workdir)
     data_path = workdir / "request-frames.pkl"
     later: dict[int, tuple[str, Callable[[], dict[str, Any]]]] = {
@@ -173,6 +198,14 @@ def _run_figures(wanted: list[int], workdir: Path, peer_python: Path) -> list[di
     for number, (title, run) in later.items():
         if number in wanted:
             figures.append(_attempt(number, title, run))
+    if 7 in wanted:
+        if ours.model_dir is None:
+            _prepare_ours(ours, workdir)
+        figures.append(_attempt(7, "batch", lambda: batch.figure_batch(ours, workdir)))
+    if 8 in wanted:
+        figures.append(_attempt(8, "native", lambda: native.figure_native(ours, workdir)))
+    if 9 in wanted:
+        figures.append(_attempt(9, "soak", lambda: soak.figure_soak(contenders, workdir)))
     return sorted(figures, key=lambda figure: figure["number"])
 
 
@@ -199,6 +232,17 @@ def main() -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
+    for figure in figures:
+        figure["measured"] = now_iso()
+    if set(wanted) != set(ALL_FIGURES) and args.out.exists():
+        # A subset run keeps the other figures of the previous results, each with its date.
+        previous = json.loads(args.out.read_text(encoding="utf-8"))
+        kept = [
+            {**f, "measured": f.get("measured", previous.get("date"))}
+            for f in previous.get("figures", [])
+            if f.get("number") not in wanted
+        ]
+        figures = sorted([*kept, *figures], key=lambda figure: figure["number"])
     results = {
         "date": now_iso(),
         "machine": {**machine_info(), "load_before": load_before, "load_after": load_average()},

@@ -109,10 +109,24 @@ def make_no_hook_project(destination: Path) -> Path:
     return destination
 
 
+_BATCH_CATALOG = "\n# Batch scoring:"
+
+
+def _drop_batch_scoring(project: Path) -> None:
+    # The batch-scoring entries name pipelineml's dataset and Dask's, which the peer
+    # environment does not have; its training does not use them.
+    catalog = project / "conf" / "base" / "catalog.yml"
+    text = catalog.read_text(encoding="utf-8")
+    if _BATCH_CATALOG not in text:
+        raise RuntimeError(f"no batch-scoring block in {catalog}; update benchmarks/training.py")
+    catalog.write_text(text.split(_BATCH_CATALOG, 1)[0] + "\n", encoding="utf-8")
+
+
 def make_peer_project(destination: Path, peer_python: Path) -> Path:
     """The example rewritten for kedro-mlflow 2.0.3 (see the module docstring)."""
     copy_example(destination)
     _use_json_metrics(destination)
+    _drop_batch_scoring(destination)
     (destination / "conf" / "base" / "mlflow.yml").unlink()
     package = destination / "src" / PACKAGE
     (package / "pipeline_registry.py").write_text(_PEER_REGISTRY, encoding="utf-8")

@@ -49,6 +49,7 @@ EXECUTED_PAGES = {
     "serving.md",
     "runners.md",
     "configuration.md",
+    "batch-scoring.md",
 }
 # Pages whose blocks start worker processes.
 SLOW_PAGES = {"runners.md"}

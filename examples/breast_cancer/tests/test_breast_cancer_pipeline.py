@@ -105,3 +105,32 @@ def test_inference_pipeline_matches_the_evaluation_code(fitted: dict[str, object
         0.5,
     )
     pd.testing.assert_frame_equal(predictions, expected)
+
+
+def test_batch_scoring_pipeline_reads_the_champion_and_writes_scores() -> None:
+    """batch_scoring: raw data -> scoring_table, then champion + table -> batch_scores."""
+    pipeline = register_pipelines()["batch_scoring"]
+
+    assert pipeline.inputs() == {"raw_data", "champion", "params:batch"}
+    assert pipeline.outputs() == {"batch_scores"}
+
+
+def test_scoring_table_is_shaped_like_the_training_features(fitted: dict[str, object]) -> None:
+    """make_scoring_table: the feature columns, `rows` rows, unique row_id, deterministic."""
+    from breast_cancer.pipelines.batch_scoring import nodes as batch_nodes
+
+    raw = fitted["raw"]
+    assert isinstance(raw, pd.DataFrame)
+    batch = {"rows": 1000, "partitions": 4, "threshold": 0.5}
+
+    table = batch_nodes.make_scoring_table(raw, batch)
+    computed = table.compute(scheduler="sync")
+
+    assert table.npartitions == 4
+    assert list(computed.columns) == [c for c in raw.columns if c != nodes.TARGET]
+    assert len(computed) == 1000
+    assert computed.index.is_unique
+    assert computed.index.name == "row_id"
+    assert (computed >= 0).all().all()
+    again = batch_nodes.make_scoring_table(raw, batch).compute(scheduler="sync")
+    pd.testing.assert_frame_equal(computed, again)

@@ -2,12 +2,12 @@
 
 from kedro.pipeline import Pipeline
 
-from breast_cancer.pipelines import classifier
+from breast_cancer.pipelines import batch_scoring, classifier
 from pipelineml.core import pipeline_ml_factory
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Register ``training``, ``inference`` and ``__default__`` (= training)."""
+    """Register ``training``, ``inference``, ``batch_scoring`` and ``__default__`` (= training)."""
     model_pipeline = classifier.create_pipeline()
     training = pipeline_ml_factory(
         training=model_pipeline.only_nodes_with_tags("training"),
@@ -19,5 +19,6 @@ def register_pipelines() -> dict[str, Pipeline]:
     return {
         "training": training,
         "inference": model_pipeline.only_nodes_with_tags("inference"),
+        "batch_scoring": batch_scoring.create_pipeline(),
         "__default__": training,
     }

@@ -8,7 +8,13 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from pipelineml.core import PipelineMLError
 
-__all__ = ["InferenceNodeError", "KedroPipelineModelError", "MlflowConfigError", "MlflowRunError"]
+__all__ = [
+    "BatchPredictError",
+    "InferenceNodeError",
+    "KedroPipelineModelError",
+    "MlflowConfigError",
+    "MlflowRunError",
+]
 
 
 class KedroPipelineModelError(PipelineMLError, MlflowException):
@@ -59,3 +65,19 @@ class MlflowRunError(PipelineMLError, ClickException):
 
     def __reduce__(self) -> tuple[type[MlflowRunError], tuple[str]]:
         return (type(self), (self.message,))
+
+
+class BatchPredictError(PipelineMLError):
+    """``batch_predict`` could not score its data: a model, a chunk or a partition at fault.
+
+    Attributes:
+        partition: The index of the partition (or chunk) that failed, when one did.
+    """
+
+    def __init__(self, message: str, partition: int | None = None) -> None:
+        super().__init__(message)
+        self.partition = partition
+
+    def __reduce__(self) -> tuple[type[BatchPredictError], tuple[str, int | None]]:
+        # Raised on a Dask worker and unpickled on the client.
+        return (type(self), (str(self), self.partition))

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import cloudpickle
 from kedro.io import AbstractDataset, DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
 from mlflow.exceptions import MlflowException
@@ -43,6 +44,9 @@ RUNNER_PARAM = "runner"
 # scores with ``run_in_memory`` (the same execution), so loading it never imports
 # kedro.runner, which loads Kedro's project settings and reconfigures logging.
 DEFAULT_RUNNER = "SequentialRunner"
+# The pickled state's key for the artifacts of a loaded model.
+_LOADED_STATE = "_loaded_artifacts"
+_PORTABLE_STATE = "_cloudpickled_state"
 
 
 def _short_name(parameter: str) -> str | None:
@@ -152,7 +156,8 @@ class KedroPipelineModel(PythonModel):
         self._init_runtime()
 
     def _init_runtime(self) -> None:
-        # Loaded data and resolved runners live only in memory: rebuilt after unpickling.
+        # Resolved runners live only in memory (rebuilt after unpickling); what a pickle
+        # keeps of the loaded data is decided by __getstate__.
         self._loaded: dict[str, Any] | None = None
         self._runners: dict[str, AbstractRunner | None] = {}
         self._runners_lock = threading.Lock()
@@ -162,12 +167,24 @@ class KedroPipelineModel(PythonModel):
         state = self.__dict__.copy()
         for key in ("_catalog", "_loaded", "_runners", "_runners_lock", "_default_runner"):
             state.pop(key, None)
+        if self._catalog is None and self._loaded is not None:
+            # A model MLflow loaded (it has no catalog) travels with what it loaded, so a
+            # copy sent to Dask workers or subprocesses scores; a model built from a
+            # training catalog never does, so python_model.pkl holds no artifact data.
+            # The state is cloudpickled because MLflow loaded the nodes' code by value:
+            # plain pickle (multiprocessing) cannot name those functions by reference.
+            state[_LOADED_STATE] = self._loaded
+            return {_PORTABLE_STATE: cloudpickle.dumps(state)}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if _PORTABLE_STATE in state:
+            state = cloudpickle.loads(state[_PORTABLE_STATE])
+        loaded = state.pop(_LOADED_STATE, None)
         self.__dict__.update(state)
         self._catalog = None
         self._init_runtime()
+        self._loaded = loaded
 
     def __repr__(self) -> str:
         return (
