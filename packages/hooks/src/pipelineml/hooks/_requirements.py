@@ -16,7 +16,9 @@ interpreter, running the script's ``main()`` on the same arguments. What the mod
 is recorded exactly as in a fresh interpreter (MLflow is imported before recording starts in
 both), so the requirements are the same; only the waiting is gone.
 
-The helper is used only when nothing it was started with has changed: the same interpreter,
+This replaces one MLflow internal while a model is logged (``requirements_utils._run_command``,
+for the logging thread only, see ``_thread_patch``) and calls others; each is checked before
+use. The helper is used only when nothing it was started with has changed: the same interpreter,
 command, environment and working directory. Otherwise, or when it failed, or when MLflow's
 internals used here are not there, MLflow does everything itself as usual.
 """
@@ -33,6 +35,8 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from typing import Any
+
+from pipelineml.hooks._thread_patch import ThreadPatch
 
 logger = logging.getLogger(__name__)
 
@@ -62,19 +66,6 @@ READY_SECONDS = 60.0
 # Set by MLflow in this process after the helper started (an id for its telemetry); it
 # cannot change what a model imports. The helper still gets its value before capturing.
 _VOLATILE_VARIABLES = frozenset({"_MLFLOW_TELEMETRY_SESSION_ID"})
-
-
-class _Routing:
-    """MLflow's ``_run_command`` while helpers serve it (nested and thread-safe)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.depth = 0
-        self.original: Any = None
-        self.current = threading.local()
-
-
-_routing = _Routing()
 
 
 def _mlflow_internals() -> tuple[Any, Any] | None:
@@ -293,34 +284,39 @@ class RequirementsHelper:
 
     @contextlib.contextmanager
     def serving(self) -> Iterator[None]:
-        """While in this block, this thread's capture commands go to the helper."""
+        """While in this block, this thread's capture commands go to the helper.
+
+        MLflow's ``requirements_utils._run_command`` is replaced for this thread only
+        (``ThreadPatch``); a command the helper was not started for runs as MLflow runs it.
+        """
         internals = _mlflow_internals()
         if internals is None or self._process is None:
             yield
             return
         requirements_utils, _ = internals
-        with _routing.lock:
-            if _routing.depth == 0:
-                _routing.original = requirements_utils._run_command
-                requirements_utils._run_command = _route
-            _routing.depth += 1
-        previous = getattr(_routing.current, "helper", None)
-        _routing.current.helper = self
-        try:
+        with _run_command_patch(requirements_utils).override(self._route):
             yield
-        finally:
-            _routing.current.helper = previous
-            with _routing.lock:
-                _routing.depth -= 1
-                if _routing.depth == 0:
-                    requirements_utils._run_command = _routing.original
+
+    def _route(
+        self,
+        original: Any,
+        cmd: list[str],
+        timeout_seconds: float,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """MLflow's ``_run_command``, served by this helper when the command fits."""
+        command = [str(part) for part in cmd]
+        if env is not None and self.accepts(command, env):
+            self.run(command, timeout_seconds, env)
+            return
+        original(cmd, timeout_seconds, env=env)
 
 
-def _route(cmd: list[str], timeout_seconds: float, env: dict[str, str] | None = None) -> None:
-    """MLflow's ``_run_command``, served by this thread's helper when it fits."""
-    helper: RequirementsHelper | None = getattr(_routing.current, "helper", None)
-    command = [str(part) for part in cmd]
-    if helper is not None and env is not None and helper.accepts(command, env):
-        helper.run(command, timeout_seconds, env)
-        return
-    _routing.original(cmd, timeout_seconds, env=env)
+_patches: dict[int, ThreadPatch] = {}
+
+
+def _run_command_patch(requirements_utils: Any) -> ThreadPatch:
+    """The one patch of ``requirements_utils._run_command`` this process uses."""
+    return _patches.setdefault(
+        id(requirements_utils), ThreadPatch(requirements_utils, "_run_command")
+    )
