@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import pickle
 import threading
@@ -277,6 +278,22 @@ def test_own_local_cluster_is_reused_and_closed() -> None:
     assert (first, second) == ({"d": 4}, {"d": 7})
     assert not runner.connected
     assert cluster.status.name == "closed"
+
+
+def test_closing_its_own_cluster_logs_nothing_from_distributed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Closing the LocalCluster it started: no INFO chatter, no tracebacks from distributed."""
+    runner = DaskRunner(cluster_kwargs={"n_workers": 2})
+    assert runner.run_in_memory(diamond(), {"a": 1}) == {"d": 4}
+
+    with caplog.at_level(logging.DEBUG, logger="distributed"):
+        caplog.clear()  # what the cluster said while starting is not the point
+        runner.close()
+        level_after = logging.getLogger("distributed").level
+
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("distributed")] == []
+    assert level_after == logging.DEBUG  # the user's level is put back
 
 
 def test_unreachable_address_fails_fast_naming_it() -> None:

@@ -67,14 +67,23 @@ def _import_distributed() -> Any:
 
 
 def _shutdown(client: Any, cluster: Any) -> None:
-    # Runs from close(), from __exit__ or at interpreter exit; never raises.
-    for closable in (client, cluster):
-        if closable is None:
-            continue
-        try:
-            closable.close()
-        except Exception:
-            logger.debug("Error while closing %r", closable, exc_info=True)
+    # Runs from close(), from __exit__ or at interpreter exit; never raises. A cluster
+    # closing logs a page of INFO lines, and tracebacks of the comms it closes on purpose
+    # ("Batched Comm Closed"): nothing the user can act on, so distributed's loggers only
+    # speak up for errors while it closes.
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(max(level, logging.ERROR))
+    try:
+        for closable in (client, cluster):
+            if closable is None:
+                continue
+            try:
+                closable.close()
+            except Exception:
+                logger.debug("Error while closing %r", closable, exc_info=True)
+    finally:
+        quiet.setLevel(level)
 
 
 # Clients and clusters runners started, closed by close() or at interpreter exit. Closing
