@@ -23,6 +23,7 @@ from pipelineml.core import pipeline_ml_factory
 from pipelineml.hooks import KedroPipelineModelError, log_pipeline_model
 from pipelineml.hooks._distributions import pipelineml_dependencies
 from pipelineml.hooks._thread_patch import ThreadPatch
+from tests._support.local_distribution import MODULE, install_local_distribution
 from tests.hooks._toy import (
     FAST_LOG,
     expected,
@@ -34,12 +35,7 @@ from tests.hooks._toy import (
 
 pytestmark = pytest.mark.slow
 
-LOCAL_PACKAGE = "pml_local_helper"
-LOCAL_SETUP = """\
-from setuptools import setup
-
-setup(name="pml-local-helper", version="0.3.0", packages=["pml_local_helper"])
-"""
+LOCAL_PACKAGE = MODULE
 NODES_MODULE = "pml_env_test_nodes"
 NODES_SOURCE = f"""\
 import pandas as pd
@@ -181,30 +177,7 @@ def local_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     """
     from mlflow.utils import requirements_utils
 
-    source = tmp_path / "helper-src"
-    (source / LOCAL_PACKAGE).mkdir(parents=True)
-    (source / "setup.py").write_text(LOCAL_SETUP, encoding="utf-8")
-    (source / LOCAL_PACKAGE / "__init__.py").write_text(
-        "def shift(values, by):\n    return values + by\n", encoding="utf-8"
-    )
-    site = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            os.fspath(site),
-            os.fspath(source),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    site = install_local_distribution(tmp_path / "helper")
     nodes_dir = tmp_path / "nodes"
     nodes_dir.mkdir()
     (nodes_dir / f"{NODES_MODULE}.py").write_text(NODES_SOURCE, encoding="utf-8")

@@ -440,3 +440,46 @@ def test_virtualenv_manager_would_install_what_uv_resolved(
     assert python_env.python == ".".join(map(str, sys.version_info[:3]))
     assert {name: by_uv.get(name) for name in pinned} == pinned
     assert {name: by_pip.get(name) for name in pinned} == pinned
+
+
+# --- a distribution installed from a local path, in a real `kedro run` -----------------
+
+
+def test_kedro_run_refuses_a_model_that_needs_a_locally_installed_distribution(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node imports a library pip installed from a folder: exit 1, named, run FAILED."""
+    from mlflow.tracking import MlflowClient
+
+    from tests._support.kedro_project import run_kedro_cli
+    from tests._support.local_distribution import DISTRIBUTION, MODULE, install_local_distribution
+    from tests.hooks._run_projects import NODES_PY, make_run_project
+    from tests.integration._trained import sqlite_uri
+
+    site = install_local_distribution(tmp_path / "helper")
+    nodes_py = NODES_PY.replace(
+        "import pandas as pd\n", f"import pandas as pd\nimport {MODULE}\n", 1
+    ).replace(
+        'score = (instances["x"] - scaler + model["offset"]).astype(float)',
+        f'score = {MODULE}.shift(instances["x"], model["offset"] - scaler).astype(float)',
+    )
+    assert MODULE in nodes_py.split("def predict", 1)[1]
+    root = make_run_project(tmp_path / "project", log_model_kwargs={})
+    (next((root / "src").glob("*/nodes.py"))).write_text(nodes_py, encoding="utf-8")
+    tracking_uri = sqlite_uri(tmp_path / "mlflow.db")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("PYTHONPATH", os.fspath(site))
+
+    completed = run_kedro_cli(root, "run")
+
+    output = f"{completed.stdout}\n{completed.stderr}"
+    assert completed.returncode == 1, output
+    assert f"  - {DISTRIBUTION}: installed from file://" in output
+    assert '"code_paths"' in output
+    assert "Traceback" not in output
+    client = MlflowClient(tracking_uri=tracking_uri)
+    (run,) = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], max_results=5
+    )
+    assert run.info.status == "FAILED"
+    assert DISTRIBUTION in run.data.tags["pipelineml.model_not_logged"]
