@@ -7,6 +7,7 @@ import importlib.metadata
 import importlib.util
 import json
 from collections.abc import Iterable
+from typing import Any
 
 # pipelineml's own distributions: never a requirement, their code travels in the model.
 PIPELINEML_DISTRIBUTIONS = frozenset({"pipelineml-core", "pipelineml-runners", "pipelineml-hooks"})
@@ -61,17 +62,21 @@ def distributions_of(modules: Iterable[str]) -> set[str]:
     return {normalise(dist) for module in wanted for dist in mapping.get(module, [])}
 
 
-def _declared_requirements(distribution: str) -> list[tuple[str, str | None]]:
-    """(name, extra) of a distribution's requirements, ``extra`` set for optional ones."""
+def _requirements(distribution: str) -> list[Any]:
+    """The parsed ``Requires-Dist`` of an installed distribution (none if not installed)."""
     from packaging.requirements import Requirement
 
     try:
         lines = importlib.metadata.requires(distribution) or []
     except importlib.metadata.PackageNotFoundError:
         return []
+    return [Requirement(line) for line in lines]
+
+
+def _declared_requirements(distribution: str) -> list[tuple[str, str | None]]:
+    """(name, extra) of a distribution's requirements, ``extra`` set for optional ones."""
     declared = []
-    for line in lines:
-        requirement = Requirement(line)
+    for requirement in _requirements(distribution):
         marker = str(requirement.marker or "")
         extra = (
             marker.split("extra ==", 1)[1].strip().strip("'\"") if "extra ==" in marker else None
@@ -99,15 +104,8 @@ def installed_dependencies(distribution: str) -> list[tuple[str, str]]:
     is followed only where the marker holds here, and keeps the marker in the pin, so a
     model trained on one platform still installs on another.
     """
-    from packaging.requirements import Requirement
-
-    try:
-        lines = importlib.metadata.requires(distribution) or []
-    except importlib.metadata.PackageNotFoundError:
-        return []
     found = []
-    for line in lines:
-        requirement = Requirement(line)
+    for requirement in _requirements(distribution):
         marker = requirement.marker
         if marker is not None and not marker.evaluate({"extra": ""}):
             continue
