@@ -163,3 +163,38 @@ def test_signal_handlers_are_put_back_after_a_run(
     assert [r.info.status for r in all_runs(tracking_env)] == [
         "FAILED" if outcome == "refused" else "FINISHED"
     ]
+
+
+def test_deferred_block_holds_a_signal_until_it_ends() -> None:
+    """A SIGTERM sent while the run is opened and recorded is handled right after that."""
+    import os
+
+    from pipelineml.hooks._interrupts import InterruptGuard
+
+    interrupted: list[str] = []
+    guard = InterruptGuard(interrupted.append)
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the guard takes over what it finds
+    guard.install()
+    during: list[str] = []
+    reached_the_end = False
+
+    def open_and_record() -> None:
+        nonlocal reached_the_end
+        with guard.deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+            during.extend(interrupted)
+            reached_the_end = True
+
+    try:
+        with pytest.raises(BaseException) as raised:  # noqa: PT011 - the guard's own exit
+            open_and_record()
+    finally:
+        guard.restore()
+        signal.signal(signal.SIGTERM, previous)
+
+    assert reached_the_end
+    assert during == []
+    assert interrupted == ["SIGTERM"]
+    assert getattr(raised.value, "code", None) == 128 + signal.SIGTERM

@@ -44,6 +44,8 @@ class InterruptGuard:
         """``on_interrupt(signal_name)`` ends the run; it is called at most once."""
         self._on_interrupt = on_interrupt
         self._previous: dict[int, Any] = {}
+        self._deferred = 0
+        self._pending: int | None = None
         self._protected = 0
         self.interrupted: str | None = None
         self._cleaned = False
@@ -70,6 +72,23 @@ class InterruptGuard:
             with contextlib.suppress(ValueError, TypeError):
                 if signal.getsignal(signum) == self._handle:
                     signal.signal(signum, handler)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """A few statements no signal may split (opening the run and recording it).
+
+        A SIGINT or SIGTERM arriving inside is handled when the block ends, so a run is
+        never created without the hook knowing that it must end it. (Blocking the signal
+        with ``pthread_sigmask`` would not do: the kernel delivers it to another thread.)
+        """
+        self._deferred += 1
+        try:
+            yield
+        finally:
+            self._deferred -= 1
+            pending, self._pending = self._pending, None
+            if pending is not None and not self._deferred:
+                self._handle(pending, None)
 
     @contextlib.contextmanager
     def protected(self) -> Iterator[None]:
@@ -110,6 +129,9 @@ class InterruptGuard:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
+        if self._deferred:
+            self._pending = self._pending or signum
+            return
         if self._cleaning:
             # Ending the run after the first signal: a second one must not cut it short.
             return

@@ -273,24 +273,30 @@ class MlflowHook:
         tags = self._tags(run_params, names)
         try:
             client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
-            run_id, experiment_id, owns = self._open_run(client, config, names, tags, active, reuse)
+            experiment_id = "" if reuse else self._experiment_id(client, config)
         except Exception as exc:
-            problems.append(_store_problem("tracking", tracking_uri, exc, conf))
-            raise MlflowRunError(
-                self._report(problems, to_log, "No MLflow run was opened and no node has run.")
-            ) from None
-        state = _RunState(
-            session_id=session_id,
-            run_id=run_id,
-            experiment_id=experiment_id,
-            owns_run=owns,
-            client=client,
-            to_log=to_log,
-            not_logged=not_logged,
-            requirements=helper,
-            guard=guard,
-        )
-        self._state = state
+            raise self._store_error(problems, to_log, tracking_uri, exc, conf) from None
+        # A signal between creating the run and recording it would leave it RUNNING, so
+        # SIGINT/SIGTERM wait for these few lines (the store answered just above).
+        with guard.deferred():
+            try:
+                run_id, experiment_id, owns = self._open_run(
+                    client, config, names, tags, active, reuse, experiment_id
+                )
+            except Exception as exc:
+                raise self._store_error(problems, to_log, tracking_uri, exc, conf) from None
+            state = _RunState(
+                session_id=session_id,
+                run_id=run_id,
+                experiment_id=experiment_id,
+                owns_run=owns,
+                client=client,
+                to_log=to_log,
+                not_logged=not_logged,
+                requirements=helper,
+                guard=guard,
+            )
+            self._state = state
         if any(_registers(pml) for _, pml in to_log):
             try:
                 client.search_registered_models(max_results=1)
@@ -353,6 +359,19 @@ class MlflowHook:
             self._finish(state, "FAILED")
         raise MlflowRunError(block)
 
+    def _store_error(
+        self,
+        problems: list[Problem],
+        to_log: list[tuple[str, PipelineML]],
+        tracking_uri: str,
+        exc: Exception,
+        conf: ConfFiles,
+    ) -> MlflowRunError:
+        problems.append(_store_problem("tracking", tracking_uri, exc, conf))
+        return MlflowRunError(
+            self._report(problems, to_log, "No MLflow run was opened and no node has run.")
+        )
+
     def _open_run(
         self,
         client: MlflowClient,
@@ -361,11 +380,11 @@ class MlflowHook:
         tags: dict[str, str],
         active: Any,
         reuse: bool,
+        experiment_id: str,
     ) -> tuple[str, str, bool]:
         """The run to log into, its experiment, and whether this hook opened it (and ends it)."""
         if reuse:
             return str(active.info.run_id), str(active.info.experiment_id), False
-        experiment_id = self._experiment_id(client, config)
         if active is not None:
             tags["mlflow.parentRunId"] = active.info.run_id
         run = client.create_run(
