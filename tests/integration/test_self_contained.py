@@ -32,30 +32,45 @@ SCRIPT_TIMEOUT = 300
 PREDICT_SCRIPT = """\
 import importlib.util
 import json
+import multiprocessing
 import sys
 
-import mlflow
-import pandas as pd
 
-model_uri, sample_csv, dst_path, output, package, threshold, preimport = sys.argv[1:8]
-if preimport == "preimport":
-    import pipelineml.hooks.kedro_pipeline_model
-model = mlflow.pyfunc.load_model(model_uri, dst_path=dst_path)
-import pipelineml.hooks
+def kedro_pipeline_model_file():
+    # What a process started after the load (spawn copies sys.path) imports.
+    return importlib.util.find_spec("pipelineml.hooks.kedro_pipeline_model").origin
 
-sample = pd.read_csv(sample_csv)
-result = {
-    "default": model.predict(sample).to_dict(orient="list"),
-    "strict": model.predict(sample, params={"threshold": float(threshold)}).to_dict(
-        orient="list"
-    ),
-    "project_found": importlib.util.find_spec(package) is not None,
-    "prefix": sys.prefix,
-    "pipelineml_hooks": pipelineml.hooks.__file__,
-    "kedro_pipeline_model": sys.modules["pipelineml.hooks.kedro_pipeline_model"].__file__,
-}
-with open(output, "w", encoding="utf-8") as stream:
-    json.dump(result, stream)
+
+def main():
+    import mlflow
+    import pandas as pd
+
+    model_uri, sample_csv, dst_path, output, package, threshold, preimport = sys.argv[1:8]
+    if preimport == "preimport":
+        import pipelineml.hooks.kedro_pipeline_model
+    model = mlflow.pyfunc.load_model(model_uri, dst_path=dst_path)
+    import pipelineml.hooks
+
+    sample = pd.read_csv(sample_csv)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        child_file = pool.apply(kedro_pipeline_model_file)
+    result = {
+        "default": model.predict(sample).to_dict(orient="list"),
+        "strict": model.predict(sample, params={"threshold": float(threshold)}).to_dict(
+            orient="list"
+        ),
+        "project_found": importlib.util.find_spec(package) is not None,
+        "prefix": sys.prefix,
+        "pipelineml_hooks": pipelineml.hooks.__file__,
+        "kedro_pipeline_model": sys.modules["pipelineml.hooks.kedro_pipeline_model"].__file__,
+        "child_kedro_pipeline_model": child_file,
+    }
+    with open(output, "w", encoding="utf-8") as stream:
+        json.dump(result, stream)
+
+
+if __name__ == "__main__":
+    main()
 """
 
 
@@ -178,8 +193,10 @@ def test_fresh_process_runs_the_pipelineml_code_inside_the_model(
 ) -> None:
     """Loaded first thing in a process, the model's code/pipelineml wins over the installed one."""
     module_file = Path(venv_predictions["kedro_pipeline_model"])
+    child_file = Path(venv_predictions["child_kedro_pipeline_model"])
 
     assert module_file.parts[-4:] == ("code", "pipelineml", "hooks", "kedro_pipeline_model.py")
+    assert child_file == module_file  # a process started afterwards runs the same copy
     assert not module_file.is_relative_to(pipelineml_venv.parent.parent)
 
 
@@ -190,8 +207,11 @@ def test_process_that_imported_pipelineml_keeps_its_own(
 ) -> None:
     """A process that imported pipelineml before the load scores with that copy, correctly."""
     module_file = Path(preimported_predictions["kedro_pipeline_model"])
+    child_file = Path(preimported_predictions["child_kedro_pipeline_model"])
 
     assert module_file.is_relative_to(pipelineml_venv.parent.parent)
+    # A process started afterwards (Dask workers...) runs the same copy, not the model's.
+    assert child_file == module_file
     assert_same_predictions(
         pd.DataFrame(preimported_predictions["default"]), trained_model.expected()
     )

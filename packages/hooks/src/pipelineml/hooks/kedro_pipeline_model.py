@@ -24,6 +24,7 @@ from pipelineml.core.artifacts import (
     extract_artifacts,
     repoint_config,
 )
+from pipelineml.hooks._code_path import follow_the_running_copy, model_code_folder
 from pipelineml.hooks._integrity import differences, fingerprint
 from pipelineml.hooks._node_errors import failed_node_name
 from pipelineml.hooks.errors import InferenceNodeError, KedroPipelineModelError
@@ -272,10 +273,15 @@ class KedroPipelineModel(PythonModel):
     def load_context(self, context: PythonModelContext) -> None:
         """Check and load every artifact once.
 
+        When this process runs an installed pipelineml rather than the model's own copy,
+        the model's ``code/`` folder moves to the end of ``sys.path``, so that processes
+        started from here (Dask workers...) import the copy this process runs.
+
         Raises:
             KedroPipelineModelError: When the artifacts do not match the pipeline's inputs
                 (both sides named), or an artifact's SHA-256 changed since logging.
         """
+        follow_the_running_copy(model_code_folder(context.artifacts.values()), __file__)
         self._loaded = self.load_artifacts(context.artifacts)
 
     def load_artifacts(self, paths: Mapping[str, str]) -> dict[str, Any]:
