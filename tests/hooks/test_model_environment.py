@@ -317,3 +317,36 @@ def test_loaded_toy_scores(inferred_model: Path) -> None:
     assert (
         model.predict(frame([1.0, 7.0]))["score"].tolist() == expected([1.0, 7.0])["score"].tolist()
     )
+
+
+def test_installed_project_package_is_neither_pinned_nor_refused(
+    local_distribution: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Kedro project's package, pip-installed from its folder, travels by value only."""
+    from kedro.framework import project
+
+    monkeypatch.setattr(project, "PACKAGE_NAME", LOCAL_PACKAGE, raising=False)
+    catalog = trained_catalog(tmp_path / "project")
+
+    with mlflow.start_run():
+        info = log_pipeline_model(_local_pipeline_ml(), catalog)
+
+    model_dir = _download(info.model_uri, tmp_path / "downloaded")
+    assert not [line for line in _requirements(model_dir) if "local-helper" in line]
+    script = (
+        "import json, sys, mlflow, pandas as pd\n"
+        "model = mlflow.pyfunc.load_model(sys.argv[1])\n"
+        "print(json.dumps(model.predict(pd.DataFrame({'x': [1.0, 7.0]}))['score'].tolist()))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, os.fspath(model_dir)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == expected([1.0, 7.0])["score"].tolist()
