@@ -192,6 +192,28 @@ def local_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
         sys.modules.pop(name, None)
 
 
+def _scores_in_a_fresh_process(model_dir: Path, cwd: Path) -> list[float]:
+    """The model's scores for x = 1, 7, loaded by a new interpreter without PYTHONPATH."""
+    script = (
+        "import json, sys, mlflow, pandas as pd\n"
+        "model = mlflow.pyfunc.load_model(sys.argv[1])\n"
+        "print(json.dumps(model.predict(pd.DataFrame({'x': [1.0, 7.0]}))['score'].tolist()))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, os.fspath(model_dir)],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    scores: list[float] = json.loads(result.stdout.splitlines()[-1])
+    return scores
+
+
 def _local_pipeline_ml(**log_model_kwargs: Any) -> Any:
     nodes = importlib.import_module(NODES_MODULE)
     inference = Pipeline(
@@ -244,23 +266,8 @@ def test_code_paths_ship_a_local_distribution_inside_the_model(
 
     model_dir = _download(info.model_uri, tmp_path / "downloaded")
     assert not [line for line in _requirements(model_dir) if "local-helper" in line]
-    script = (
-        "import json, sys, mlflow, pandas as pd\n"
-        "model = mlflow.pyfunc.load_model(sys.argv[1])\n"
-        "print(json.dumps(model.predict(pd.DataFrame({'x': [1.0, 7.0]}))['score'].tolist()))\n"
-    )
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    result = subprocess.run(
-        [sys.executable, "-c", script, os.fspath(model_dir)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert json.loads(result.stdout.splitlines()[-1]) == expected([1.0, 7.0])["score"].tolist()
+    scores = _scores_in_a_fresh_process(model_dir, tmp_path)
+    assert scores == expected([1.0, 7.0])["score"].tolist()
 
 
 def test_extra_pip_requirements_name_an_installable_source_for_it(
@@ -333,20 +340,5 @@ def test_installed_project_package_is_neither_pinned_nor_refused(
 
     model_dir = _download(info.model_uri, tmp_path / "downloaded")
     assert not [line for line in _requirements(model_dir) if "local-helper" in line]
-    script = (
-        "import json, sys, mlflow, pandas as pd\n"
-        "model = mlflow.pyfunc.load_model(sys.argv[1])\n"
-        "print(json.dumps(model.predict(pd.DataFrame({'x': [1.0, 7.0]}))['score'].tolist()))\n"
-    )
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    result = subprocess.run(
-        [sys.executable, "-c", script, os.fspath(model_dir)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert json.loads(result.stdout.splitlines()[-1]) == expected([1.0, 7.0])["score"].tolist()
+    scores = _scores_in_a_fresh_process(model_dir, tmp_path)
+    assert scores == expected([1.0, 7.0])["score"].tolist()
