@@ -118,9 +118,17 @@ def test_non_str_keys_are_refused(key: Any) -> None:
         CopyPolicy({key: "assign"})
 
 
-def test_copy_mode_error_is_a_value_error() -> None:
-    """CopyModeError is a ValueError, so callers catching ValueError keep working."""
-    assert issubclass(CopyModeError, ValueError)
+def test_a_bad_mode_is_caught_where_value_errors_are() -> None:
+    """Code that catches ValueError around a policy (as around Kedro's copy modes) still
+    catches a bad mode, and the message names it and the accepted ones."""
+    try:
+        SequentialRunner(copy_policy={"model": "shallow"})
+    except ValueError as caught:
+        message = str(caught)
+    else:
+        pytest.fail("a bad copy mode was accepted")
+    assert "Invalid copy mode 'shallow' for dataset 'model'" in message
+    assert "assign, copy, deepcopy" in message
 
 
 def test_equal_policies_compare_and_hash_equal() -> None:

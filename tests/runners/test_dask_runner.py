@@ -6,6 +6,8 @@ import functools
 import logging
 import os
 import pickle
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +30,7 @@ from kedro_datasets.pickle import PickleDataset  # noqa: E402
 
 from pipelineml.runners import DaskRunner, SequentialRunner  # noqa: E402
 from pipelineml.runners.errors import ClusterConnectionError  # noqa: E402
+from tests._support import dask_nodes  # noqa: E402
 from tests._support.kedro_project import make_kedro_project, run_kedro_cli  # noqa: E402
 from tests._support.net import free_port  # noqa: E402
 from tests._support.servers import (  # noqa: E402
@@ -37,8 +40,6 @@ from tests._support.servers import (  # noqa: E402
     stop_dask_cluster,
     wait_for_workers,
 )
-
-from . import dask_nodes  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.dask]
 
@@ -103,7 +104,7 @@ def kedro_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "    return {'__default__': p}\n"
     )
     settings_py = (
-        "from tests.runners.dask_nodes import RecordingHook\n"
+        "from tests._support.dask_nodes import RecordingHook\n"
         f"HOOKS = (RecordingHook({str(events)!r}),)\n"
     )
     return make_kedro_project(
@@ -294,6 +295,57 @@ def test_closing_its_own_cluster_logs_nothing_from_distributed(
 
     assert [r.getMessage() for r in caplog.records if r.name.startswith("distributed")] == []
     assert level_after == logging.DEBUG  # the user's level is put back
+
+
+_CLUSTER_GOES_FIRST = """
+import sys
+from distributed import LocalCluster
+from kedro.pipeline import Pipeline, node
+from pipelineml.runners import DaskRunner
+from tests._support.dask_nodes import add_one
+
+if __name__ == "__main__":
+    cluster = LocalCluster(
+        n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+    )
+    runner = DaskRunner(cluster.scheduler_address)
+    result = runner.run_in_memory(Pipeline([node(add_one, "a", "b")]), {"a": 1})
+    cluster.close()  # the scheduler goes away while the runner still holds its client
+    if sys.argv[1] == "close":
+        runner.close()
+        print("closed", flush=True)
+    print("result", result["b"], flush=True)
+"""
+
+
+@pytest.mark.parametrize("ending", ["close", "exit"])
+def test_closing_after_the_cluster_went_away_is_silent(ending: str, tmp_path: Path) -> None:
+    """The scheduler stops first; then close() or interpreter exit: no traceback, no hang."""
+    script = tmp_path / "goes_first.py"
+    script.write_text(_CLUSTER_GOES_FIRST)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "1",
+    }
+    # The timeout only guards against a hang (closing waits 2 s at most for a scheduler
+    # that is gone); timings are measured in benchmarks/, not asserted here.
+    done = subprocess.run(
+        [sys.executable, str(script), ending],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "result 2" in done.stdout
+    assert ("closed" in done.stdout) == (ending == "close")
+    for noise in ("Traceback", "CancelledError", "ERROR", "CommClosedError"):
+        assert noise not in done.stderr, done.stderr
 
 
 def test_unreachable_address_fails_fast_naming_it() -> None:

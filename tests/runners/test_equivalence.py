@@ -25,9 +25,8 @@ from kedro_datasets.pandas import CSVDataset
 from kedro_datasets.pickle import PickleDataset
 
 from pipelineml.runners import SequentialRunner
-from pipelineml.runners._memory import RuntimeMemoryDataset
-
-from .conftest import (
+from pipelineml.runners._runtime_dataset import RuntimeMemoryDataset
+from tests._support.runners import (
     KEDRO_RUNNERS,
     ORDERED_KINDS,
     OUR_RUNNERS,
@@ -37,6 +36,7 @@ from .conftest import (
     assert_same_calls,
     freeze,
     make_hook_manager,
+    managed,
 )
 
 # --------------------------------------------------------------------------- node functions
@@ -527,16 +527,12 @@ def execute(
     catalog = scenario.catalog(root, journal)
     recorder = HookRecorder()
     manager = make_hook_manager(recorder) if hooks else None
-    try:
+    with managed(runner):
         result = runner.run(scenario.pipeline(), catalog, hook_manager=manager, **run_kwargs)
         # Loading outputs below journals loads too: keep the run's journal apart.
         during_run = list(journal)
         outputs = {name: freeze(dataset.load()) for name, dataset in result.items()}
         persisted = {name: freeze(catalog.load(name)) for name in scenario.persisted}
-    finally:
-        close = getattr(runner, "close", None)
-        if callable(close):
-            close()
     return Outcome(outputs, persisted, during_run, recorder, catalog, result)
 
 
@@ -620,11 +616,11 @@ def test_node_error_fires_on_node_error_like_kedro(kind: str) -> None:
     """A failing node raises its own exception, passed to on_node_error, with Kedro's hook calls."""
     outcomes = []
     for runner in (KEDRO_RUNNERS[kind](), OUR_RUNNERS[kind]()):
-        recorder = HookRecorder()
-        catalog = DataCatalog({"a": MemoryDataset(1)})
-        with pytest.raises(NodeFailure, match=r"^cannot handle 2$") as raised:
-            runner.run(_failing(), catalog, hook_manager=make_hook_manager(recorder))
-        getattr(runner, "close", lambda: None)()
+        with managed(runner):
+            recorder = HookRecorder()
+            catalog = DataCatalog({"a": MemoryDataset(1)})
+            with pytest.raises(NodeFailure, match=r"^cannot handle 2$") as raised:
+                runner.run(_failing(), catalog, hook_manager=make_hook_manager(recorder))
         assert len(recorder.errors) == 1
         assert recorder.errors[0] is raised.value
         outcomes.append(recorder)
@@ -652,13 +648,16 @@ def test_resume_suggestion_matches_kedro(
     """After a failure both runners suggest resuming from the same nodes (nearest persisted inputs)."""
     warnings = []
     for runner, label in ((KEDRO_RUNNERS[kind](), "kedro"), (OUR_RUNNERS[kind](), "ours")):
-        catalog = DataCatalog(
-            {"a": MemoryDataset(1), "b_pkl": PickleDataset(filepath=str(tmp_path / f"{label}.pkl"))}
-        )
-        caplog.clear()
-        with caplog.at_level(logging.WARNING), pytest.raises(NodeFailure):
-            runner.run(_failing_after_persisted(), catalog)
-        getattr(runner, "close", lambda: None)()
+        with managed(runner):
+            catalog = DataCatalog(
+                {
+                    "a": MemoryDataset(1),
+                    "b_pkl": PickleDataset(filepath=str(tmp_path / f"{label}.pkl")),
+                }
+            )
+            caplog.clear()
+            with caplog.at_level(logging.WARNING), pytest.raises(NodeFailure):
+                runner.run(_failing_after_persisted(), catalog)
         warnings.append([r.getMessage() for r in caplog.records if "resume" in r.getMessage()])
     assert warnings[0] == warnings[1]
     assert len(warnings[1]) == 1
@@ -670,13 +669,13 @@ def test_unsatisfied_inputs_raise_like_kedro(kind: str) -> None:
     """A pipeline input missing from the catalog is a ValueError naming it, as in Kedro."""
     messages = []
     for runner in (KEDRO_RUNNERS[kind](), OUR_RUNNERS[kind]()):
-        catalog = DataCatalog({"a": MemoryDataset(1)})
-        pipe = Pipeline([node(total, ["a", "missing_input"], "out", name="sum")])
-        with pytest.raises(
-            ValueError, match=r"Pipeline input\(s\) \{'missing_input'\} not found"
-        ) as raised:
-            runner.run(pipe, catalog)
-        getattr(runner, "close", lambda: None)()
+        with managed(runner):
+            catalog = DataCatalog({"a": MemoryDataset(1)})
+            pipe = Pipeline([node(total, ["a", "missing_input"], "out", name="sum")])
+            with pytest.raises(
+                ValueError, match=r"Pipeline input\(s\) \{'missing_input'\} not found"
+            ) as raised:
+                runner.run(pipe, catalog)
         messages.append(str(raised.value))
     assert messages[0] == messages[1]
 
@@ -686,11 +685,11 @@ def test_before_node_run_overrides_inputs_like_kedro(kind: str) -> None:
     """A dict returned by before_node_run replaces the node's input, in both runners."""
     results = []
     for runner in (KEDRO_RUNNERS[kind](), OUR_RUNNERS[kind]()):
-        recorder = HookRecorder(overrides={"double": {"b": 100}})
-        catalog = DataCatalog({"a": MemoryDataset(3)})
-        catalog["params:step"] = 2
-        result = runner.run(_linear(), catalog, hook_manager=make_hook_manager(recorder))
-        getattr(runner, "close", lambda: None)()
+        with managed(runner):
+            recorder = HookRecorder(overrides={"double": {"b": 100}})
+            catalog = DataCatalog({"a": MemoryDataset(3)})
+            catalog["params:step"] = 2
+            result = runner.run(_linear(), catalog, hook_manager=make_hook_manager(recorder))
         results.append(result["d"].load())
     assert results == [3 + 200, 3 + 200]
 
@@ -699,12 +698,14 @@ def test_before_node_run_overrides_inputs_like_kedro(kind: str) -> None:
 def test_before_node_run_must_return_a_dict_like_kedro(kind: str) -> None:
     """before_node_run returning something other than a dict or None is a TypeError in both."""
     for runner in (KEDRO_RUNNERS[kind](), OUR_RUNNERS[kind]()):
-        recorder = HookRecorder(overrides={"double": ["not", "a", "dict"]})
-        catalog = DataCatalog({"a": MemoryDataset(3)})
-        catalog["params:step"] = 2
-        with pytest.raises(TypeError, match="'before_node_run' must return either None or a dict"):
-            runner.run(_linear(), catalog, hook_manager=make_hook_manager(recorder))
-        getattr(runner, "close", lambda: None)()
+        with managed(runner):
+            recorder = HookRecorder(overrides={"double": ["not", "a", "dict"]})
+            catalog = DataCatalog({"a": MemoryDataset(3)})
+            catalog["params:step"] = 2
+            with pytest.raises(
+                TypeError, match="'before_node_run' must return either None or a dict"
+            ):
+                runner.run(_linear(), catalog, hook_manager=make_hook_manager(recorder))
 
 
 def _missing_outputs() -> Pipeline:
@@ -725,21 +726,21 @@ def test_only_missing_outputs_runs_the_same_nodes_as_kedro(kind: str, tmp_path: 
     ran = []
     returned = []
     for runner, label in ((KEDRO_RUNNERS[kind](), "kedro"), (OUR_RUNNERS[kind](), "ours")):
-        root = tmp_path / label
-        root.mkdir()
-        catalog = DataCatalog({"a": MemoryDataset(1)})
-        for name in ("b", "c", "d", "e"):
-            catalog[f"{name}_pkl"] = PickleDataset(filepath=str(root / f"{name}.pkl"))
-        catalog.save("b_pkl", 41)
-        catalog.save("d_pkl", 43)
-        recorder = HookRecorder()
-        result = runner.run(
-            _missing_outputs(),
-            catalog,
-            hook_manager=make_hook_manager(recorder),
-            only_missing_outputs=True,
-        )
-        getattr(runner, "close", lambda: None)()
+        with managed(runner):
+            root = tmp_path / label
+            root.mkdir()
+            catalog = DataCatalog({"a": MemoryDataset(1)})
+            for name in ("b", "c", "d", "e"):
+                catalog[f"{name}_pkl"] = PickleDataset(filepath=str(root / f"{name}.pkl"))
+            catalog.save("b_pkl", 41)
+            catalog.save("d_pkl", 43)
+            recorder = HookRecorder()
+            result = runner.run(
+                _missing_outputs(),
+                catalog,
+                hook_manager=make_hook_manager(recorder),
+                only_missing_outputs=True,
+            )
         ran.append(sorted(call[1] for call in recorder.calls if call[0] == "before_node_run"))
         assert catalog.load("c_pkl") == 42
         assert catalog.load("e_pkl") == 2
@@ -805,10 +806,9 @@ def test_intermediate_data_stays_out_of_the_catalog(kind: str) -> None:
     theirs_catalog["params:step"] = 2
     ours_catalog = DataCatalog({"a": MemoryDataset(3)})
     ours_catalog["params:step"] = 2
-    runner = OUR_RUNNERS[kind]()
-    KEDRO_RUNNERS[kind]().run(_linear(), theirs_catalog)
-    runner.run(_linear(), ours_catalog)
-    getattr(runner, "close", lambda: None)()
+    with OUR_RUNNERS[kind]() as runner:
+        KEDRO_RUNNERS[kind]().run(_linear(), theirs_catalog)
+        runner.run(_linear(), ours_catalog)
 
     assert "b" in theirs_catalog
     assert "c" in theirs_catalog
@@ -821,9 +821,8 @@ def test_free_outputs_are_runtime_memory_datasets(kind: str) -> None:
     """Free outputs missing from the catalog are registered as RuntimeMemoryDataset (a MemoryDataset)."""
     catalog = DataCatalog({"a": MemoryDataset(3)})
     catalog["params:step"] = 2
-    runner = OUR_RUNNERS[kind]()
-    result = runner.run(_linear(), catalog)
-    getattr(runner, "close", lambda: None)()
+    with OUR_RUNNERS[kind]() as runner:
+        result = runner.run(_linear(), catalog)
 
     assert list(result) == ["d"]
     assert result["d"] is catalog["d"]
@@ -850,18 +849,17 @@ def test_completed_node_messages_log_at_debug(kind: str, caplog: pytest.LogCaptu
     assert completed(logging.INFO)
     caplog.clear()
 
-    runner = OUR_RUNNERS[kind]()
-    catalog = DataCatalog({"a": MemoryDataset(3)})
-    catalog["params:step"] = 2
-    with caplog.at_level(logging.INFO):
-        runner.run(_linear(), catalog)
-    assert not completed(logging.INFO)
-    # Nothing from our runners above DEBUG on a successful run.
-    assert not [r for r in caplog.records if r.name.startswith("pipelineml")]
-    with caplog.at_level(logging.DEBUG, logger="pipelineml"):
-        runner.run(_linear(), catalog)
-    assert [r.levelno for r in completed(logging.DEBUG)] == [logging.DEBUG] * 3
-    getattr(runner, "close", lambda: None)()
+    with OUR_RUNNERS[kind]() as runner:
+        catalog = DataCatalog({"a": MemoryDataset(3)})
+        catalog["params:step"] = 2
+        with caplog.at_level(logging.INFO):
+            runner.run(_linear(), catalog)
+        assert not completed(logging.INFO)
+        # Nothing from our runners above DEBUG on a successful run.
+        assert not [r for r in caplog.records if r.name.startswith("pipelineml")]
+        with caplog.at_level(logging.DEBUG, logger="pipelineml"):
+            runner.run(_linear(), catalog)
+        assert [r.levelno for r in completed(logging.DEBUG)] == [logging.DEBUG] * 3
 
 
 # --------------------------------------------------------------------------- KedroSession

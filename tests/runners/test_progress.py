@@ -13,8 +13,7 @@ from kedro.pipeline import Pipeline, node
 
 from pipelineml.runners import SequentialRunner, ThreadRunner, run_in_memory
 from tests._support.kedro_project import make_kedro_project, run_kedro_cli
-
-from .conftest import make_hook_manager
+from tests._support.runners import make_hook_manager
 
 
 def _add_one(x: int) -> int:

@@ -6,6 +6,7 @@ The in-memory tests run on both runners and on the module-level ``run_in_memory`
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from collections.abc import Callable
 from functools import partial
@@ -18,8 +19,11 @@ from kedro.pipeline import Pipeline, node
 from pipelineml.runners import CopyPolicy, SequentialRunner, ThreadRunner, run_in_memory
 
 
-class FunctionAsRunner:
+class FunctionAsRunner(contextlib.AbstractContextManager["FunctionAsRunner"]):
     """``run_in_memory`` (the function) with a runner's copy_policy and methods."""
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Nothing to close: the function holds no pool."""
 
     def __init__(self, copy_policy: Any = None) -> None:
         self.copy_policy = copy_policy

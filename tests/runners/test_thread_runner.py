@@ -15,20 +15,28 @@ from kedro.io import AbstractDataset, DataCatalog, DatasetError, MemoryDataset
 from kedro.pipeline import Pipeline, node
 
 from pipelineml.runners import SequentialRunner, ThreadRunner
-
-from .conftest import HookRecorder, make_hook_manager, peak_concurrency
+from tests._support.runners import HookRecorder, make_hook_manager, peak_concurrency
 
 
 class Intervals:
     """Thread-safe record of when each node ran."""
 
-    def __init__(self) -> None:
+    def __init__(self, barrier: threading.Barrier | None = None) -> None:
         self.spans: dict[str, tuple[float, float]] = {}
         self.lock = threading.Lock()
+        # The first barrier.parties nodes to start wait there for each other.
+        self.barrier = barrier
+        self.arrived = 0
 
     def timed(self, name: str, seconds: float) -> Callable[..., int]:
         def run(*_: Any) -> int:
             start = time.perf_counter()
+            with self.lock:
+                self.arrived += 1
+                meets = self.barrier is not None and self.arrived <= self.barrier.parties
+            if meets:
+                assert self.barrier is not None
+                self.barrier.wait()
             time.sleep(seconds)
             end = time.perf_counter()
             with self.lock:
@@ -47,46 +55,36 @@ def _sleepy_branches(intervals: Intervals, width: int, seconds: float) -> Pipeli
     )
 
 
-def test_independent_branches_run_concurrently(closing: Any) -> None:
-    """Twenty independent branches sleeping 50 ms overlap in time."""
-    intervals = Intervals()
-    runner = closing(ThreadRunner(max_workers=20))
-    result = runner.run(
-        _sleepy_branches(intervals, 20, 0.05), DataCatalog({"shared": MemoryDataset(0)})
-    )
-
-    assert len(intervals.spans) == 20
-    assert len(result) == 20
-    assert peak_concurrency(intervals.spans.values()) > 1
-
-
-def test_branches_can_all_wait_for_each_other(closing: Any) -> None:
-    """Six branches meeting at a barrier all run at once (a sequential run would break the barrier)."""
-    barrier = threading.Barrier(6, timeout=5)
+@pytest.mark.parametrize("width", [6, 20])
+def test_branches_can_all_wait_for_each_other(width: int, closing: Any) -> None:
+    """Independent branches meeting at a barrier all run at once (a sequential run, or one
+    with fewer threads, would break the barrier)."""
+    barrier = threading.Barrier(width, timeout=5)
 
     def meet(shared: int) -> int:
         return barrier.wait()
 
-    pipe = Pipeline([node(meet, "shared", f"out{i}", name=f"meet{i}") for i in range(6)])
-    result = closing(ThreadRunner(max_workers=6)).run(
+    pipe = Pipeline([node(meet, "shared", f"out{i}", name=f"meet{i}") for i in range(width)])
+    result = closing(ThreadRunner(max_workers=width)).run(
         pipe, DataCatalog({"shared": MemoryDataset(0)})
     )
 
-    assert sorted(dataset.load() for dataset in result.values()) == list(range(6))
+    assert sorted(dataset.load() for dataset in result.values()) == list(range(width))
 
 
 @pytest.mark.parametrize("max_workers", [1, 3])
 def test_at_most_max_workers_nodes_run_at_once(max_workers: int, closing: Any) -> None:
-    """No more than max_workers nodes run at the same time (the calling thread included)."""
-    intervals = Intervals()
+    """max_workers nodes run at once (the calling thread included), never more.
+
+    The first max_workers nodes wait at a barrier for each other, so they must run side
+    by side; the recorded intervals show that no more ever overlap.
+    """
+    intervals = Intervals(barrier=threading.Barrier(max_workers, timeout=5))
     runner = closing(ThreadRunner(max_workers=max_workers))
     runner.run(_sleepy_branches(intervals, 9, 0.02), DataCatalog({"shared": MemoryDataset(0)}))
 
     assert len(intervals.spans) == 9
-    peak = peak_concurrency(intervals.spans.values())
-    assert peak <= max_workers
-    if max_workers > 1:
-        assert peak > 1
+    assert peak_concurrency(intervals.spans.values()) == max_workers
 
 
 def test_shared_inputs_reach_every_branch_intact(closing: Any) -> None:

@@ -6,51 +6,17 @@ what workers import when they unpickle a task.
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import pickle
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kedro.io import DataCatalog
 
-from pipelineml.runners._engine import Copier, Hooks, Store, run_step
+from pipelineml.runners._dask_hooks import HookSpec, hook_manager_for
+from pipelineml.runners._node_hooks import Hooks
 from pipelineml.runners._plan import Step
-
-logger = logging.getLogger("pipelineml.runners.dask")
-
-NODE_HOOKS = frozenset(
-    {
-        "before_node_run",
-        "after_node_run",
-        "on_node_error",
-        "before_dataset_loaded",
-        "after_dataset_loaded",
-        "before_dataset_saved",
-        "after_dataset_saved",
-    }
-)
-
-
-@dataclass(frozen=True)
-class HookSpec:
-    """How a worker builds its hook manager (a plugin manager itself cannot be pickled).
-
-    ``plugins`` holds the client's node and dataset hook objects, pickled: the worker
-    registers exactly those. When one of them cannot be pickled, ``plugins`` is ``None`` and
-    the worker builds the manager from the project's settings (``settings.HOOKS`` and
-    plugin entry points), as Kedro's ParallelRunner does in its subprocesses.
-    """
-
-    package_name: str | None
-    plugins: bytes | None
-    digest: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        material = (self.package_name or "").encode() + (self.plugins or b"")
-        digest = hashlib.sha256(material).hexdigest()
-        object.__setattr__(self, "digest", digest)
+from pipelineml.runners._steps import run_step
+from pipelineml.runners._store import Copier, Store
 
 
 @dataclass(frozen=True)
@@ -64,38 +30,6 @@ class NodeTask:
     run_id: str | None
     # Free in-memory inputs this node reads, in the order their values are passed.
     source_names: tuple[str, ...] = ()
-
-
-_managers: dict[str, Any] = {}
-_managers_lock = threading.Lock()
-
-
-def _hook_manager(spec: HookSpec) -> Any:
-    # A plugin manager cannot be pickled, so each worker process builds one per spec once.
-    with _managers_lock:
-        manager = _managers.get(spec.digest)
-        if manager is not None:
-            return manager
-        # Kedro's own ParallelRunner builds its subprocess hook managers with these helpers.
-        from kedro.framework.hooks.manager import (
-            _create_hook_manager,
-            _register_hooks,
-            _register_hooks_entry_points,
-        )
-
-        manager = _create_hook_manager()
-        if spec.plugins is not None:
-            for plugin in pickle.loads(spec.plugins):
-                if not manager.is_registered(plugin):
-                    manager.register(plugin)
-        elif spec.package_name:
-            from kedro.framework.project import configure_project, settings
-
-            configure_project(spec.package_name)
-            _register_hooks(manager, settings.HOOKS)
-            _register_hooks_entry_points(manager, settings.DISABLE_HOOKS_FOR_PLUGINS)
-        _managers[spec.digest] = manager
-        return manager
 
 
 def execute(payload: bytes, *args: Any) -> dict[str, Any]:
@@ -126,7 +60,7 @@ def execute(payload: bytes, *args: Any) -> dict[str, Any]:
     store = Store(catalog, frozenset(persisted), task.copiers, data)
     hooks = None
     if task.hooks is not None:
-        manager = _hook_manager(task.hooks)
+        manager = hook_manager_for(task.hooks)
         hooks = Hooks.of(manager, catalog if catalog is not None else DataCatalog(), task.run_id)
     try:
         run_step(step, store, hooks)
@@ -136,8 +70,9 @@ def execute(payload: bytes, *args: Any) -> dict[str, Any]:
     return {name: data[name] for name in step.outputs if name not in persisted}
 
 
-class Literal:
-    """Holds a value inside a task graph so Dask never mistakes it for a task."""
+class InlineValue:
+    """A value carried inside a task graph, wrapped so Dask never mistakes it for a task
+    (a tuple whose first item is callable) or for a key (a string naming another task)."""
 
     __slots__ = ("value",)
 
@@ -151,9 +86,9 @@ class Literal:
         self.value = value
 
 
-def unwrap(literal: Literal) -> Any:
-    """The value of a ``Literal`` (a graph task that can be recomputed anywhere)."""
-    return literal.value
+def unwrap(inline: InlineValue) -> Any:
+    """The value of an ``InlineValue`` (a graph task that can be recomputed anywhere)."""
+    return inline.value
 
 
 def pick(result: dict[str, Any], name: str) -> Any:

@@ -1,121 +1,110 @@
-"""The shared machinery of ``SequentialRunner`` and ``ThreadRunner``."""
+"""The shared machinery of ``SequentialRunner`` and ``ThreadRunner``: a plan's steps run in
+this process, with data the catalog does not declare kept in a dict instead of datasets."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import weakref
 from abc import abstractmethod
 from collections.abc import Mapping
-from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from kedro.pipeline import Pipeline
-from kedro.runner import AbstractRunner
 
-from pipelineml.runners._engine import (
-    Hooks,
-    Store,
-    copiers_for,
-    node_logger,
-    run_plan_in_memory,
-)
-from pipelineml.runners._memory import RuntimeMemoryDataset
-from pipelineml.runners._plan import Plan, PlanCache, require_inputs
-from pipelineml.runners._progress import Progress, session_progress
-from pipelineml.runners.copy_policy import CopyPolicy
+from pipelineml.runners._base_runner import BaseRunner
+from pipelineml.runners._node_hooks import Hooks
+from pipelineml.runners._plan import Plan, require_inputs
+from pipelineml.runners._runtime_dataset import RuntimeMemoryDataset
+from pipelineml.runners._steps import node_logger, run_plan_in_memory
+from pipelineml.runners._store import Store, copiers_for
 
 if TYPE_CHECKING:
-    from concurrent.futures import Executor
-
     from kedro.pipeline.node import Node
+    from pluggy import PluginManager
 
-logger = logging.getLogger("pipelineml.runners")
+    from pipelineml.runners._progress import Progress
+    from pipelineml.runners._typing import Catalog
+    from pipelineml.runners.copy_policy import CopyPolicy
 
 
-class _Routing:
+class _CatalogBinding:
     """Which datasets of a plan go through a given catalog (the rest stay in memory)."""
 
     __slots__ = ("catalog_ref", "catalog_size", "sinks", "via_catalog")
 
     def __init__(
         self,
-        catalog: Any,
+        catalog: Catalog,
         via_catalog: frozenset[str],
         sinks: dict[str, RuntimeMemoryDataset],
     ) -> None:
-        self.catalog_ref: weakref.ref[Any] = weakref.ref(catalog)
-        self.catalog_size = len(catalog)
+        self.catalog_ref: weakref.ref[Catalog] = weakref.ref(catalog)
+        self.catalog_size = len(catalog)  # type: ignore[arg-type]  # Kedro's catalogs have len
         self.via_catalog = via_catalog
         self.sinks = sinks
 
-    def matches(self, catalog: Any) -> bool:
+    def matches(self, catalog: Catalog) -> bool:
         # A catalog only gains datasets (never patterns) after it is built, so identity
         # plus size tells whether what was resolved is still right; the free-output
         # datasets this runner registered must still be the ones in the catalog.
-        size: int = len(catalog)
+        size: int = len(catalog)  # type: ignore[arg-type]
         if self.catalog_ref() is not catalog or self.catalog_size != size:
             return False
-        current: Any = catalog
-        return all(current.get(name) is sink for name, sink in self.sinks.items())
+        return all(catalog.get(name) is sink for name, sink in self.sinks.items())
 
 
-class LeanRunner(AbstractRunner):
-    """A Kedro runner that plans each pipeline once and keeps in-memory data out of the catalog.
+class LeanRunner(BaseRunner):
+    """A runner that executes a plan in this process, on an optional thread pool.
 
-    Subclasses choose how steps are executed (``_execute``).
+    Subclasses choose how the steps run (``_run_steps``) and how big their pool is.
     """
 
-    def __init__(
-        self,
-        is_async: bool = False,
-        *,
-        copy_policy: str | Mapping[str, str] | CopyPolicy | None = None,
-    ) -> None:
-        """Create the runner.
+    _transient: ClassVar[tuple[str, ...]] = (*BaseRunner._transient, "_pool", "_pool_lock")
+    # The thread pool's name prefix (thread names show up in profilers and tracebacks).
+    _pool_prefix: ClassVar[str] = "pipelineml"
 
-        Args:
-            is_async: Load node inputs and save outputs on threads.
-            copy_policy: Copy modes for the in-memory datasets the runner creates (a mode,
-                a dict of rules or a ``CopyPolicy``); ``None`` keeps Kedro's inference.
-        """
-        super().__init__(is_async=is_async)
-        self._copy_policy = CopyPolicy.from_spec(copy_policy)
-        self._init_caches()
+    def _reset(self) -> None:
+        super()._reset()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
-    def _init_caches(self) -> None:
-        self._plans = PlanCache()
+    def _pool_size(self) -> int | None:
+        """Threads in the pool (``None``: ThreadPoolExecutor's default)."""
+        return None
 
-    # A runner travels inside pickled models: caches and pools are rebuilt on first use.
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        for key in ("_plans", "_pool"):
-            state.pop(key, None)
-        return state
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        """The runner's thread pool, created on first use and kept until ``close()``."""
+        pool = self._pool
+        if pool is None:
+            with self._pool_lock:
+                pool = self._pool
+                if pool is None:
+                    pool = self._pool = ThreadPoolExecutor(
+                        max_workers=self._pool_size(), thread_name_prefix=self._pool_prefix
+                    )
+        return pool
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._init_caches()
-
-    @property
-    def copy_policy(self) -> CopyPolicy:
-        """The copy policy applied to the in-memory datasets this runner creates."""
-        return self._copy_policy
+    def close(self) -> None:
+        """Shut the runner's thread pool down, waiting for its threads (a later run starts
+        a new one)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(is_async={self._is_async}, copy_policy={self._copy_policy!r})"
         )
 
-    # ------------------------------------------------------------------ planning
-    def plan(self, pipeline: Pipeline) -> Plan:
-        """The cached plan of ``pipeline`` (computed on first use of this object)."""
-        return self._plans(pipeline)
-
-    def _route(self, plan: Plan, catalog: Any) -> _Routing:
-        routing = plan.memo.get("routing")
-        if isinstance(routing, _Routing) and routing.matches(catalog):
-            return routing
-        require_inputs(plan, catalog, catalog.__class__.__name__)
+    # ------------------------------------------------------------------ running
+    def _bind(self, plan: Plan, catalog: Catalog) -> _CatalogBinding:
+        binding = plan.memo.get("binding")
+        if isinstance(binding, _CatalogBinding) and binding.matches(catalog):
+            return binding
+        require_inputs(plan, catalog, type(catalog).__name__)
         via: set[str] = set()
         sinks: dict[str, RuntimeMemoryDataset] = {}
         for name in plan.datasets:
@@ -129,111 +118,47 @@ class LeanRunner(AbstractRunner):
                 catalog[name] = sink
                 sinks[name] = sink
                 via.add(name)
-        routing = _Routing(catalog, frozenset(via), sinks)
-        plan.memo["routing"] = routing
-        return routing
+        binding = _CatalogBinding(catalog, frozenset(via), sinks)
+        plan.memo["binding"] = binding
+        return binding
 
-    # ------------------------------------------------------------------ running
-    def run(
+    def _validate(self, plan: Plan, catalog: Catalog) -> None:
+        # Binding checks the inputs, and is remembered for the run that follows.
+        self._bind(plan, catalog)
+
+    def _run_plan(
         self,
-        pipeline: Pipeline,
-        catalog: Any,
-        hook_manager: Any = None,
-        run_id: str | None = None,
-        only_missing_outputs: bool = False,
-    ) -> dict[str, Any]:
-        """Run ``pipeline`` with ``catalog``, as Kedro's runners do.
-
-        Args:
-            pipeline: The pipeline to run.
-            catalog: The catalog to load inputs from and save outputs to.
-            hook_manager: Kedro's hook manager; ``None`` makes no hook calls at all.
-            run_id: The run id passed to node hooks.
-            only_missing_outputs: Run only nodes whose persisted outputs are missing.
-
-        Returns:
-            ``{name: dataset}`` for every free output of the pipeline.
-
-        Raises:
-            ValueError: When a pipeline input is not in the catalog.
-            Exception: The exception of a node that failed.
-        """
-        if only_missing_outputs:
-            pipeline = self._filter_pipeline_for_missing_outputs(pipeline, catalog)
-        plan = self.plan(pipeline)
-        routing = self._route(plan, catalog)
+        plan: Plan,
+        catalog: Catalog,
+        hook_manager: PluginManager | None,
+        run_id: str | None,
+        progress: Progress | None,
+    ) -> None:
+        binding = self._bind(plan, catalog)
         # Node.run's "Running node" INFO line costs its formatting even when nobody
         # listens; skip Node.run when that logger would drop the line anyway.
         quiet = not node_logger.isEnabledFor(logging.INFO)
         store = Store(
             catalog,
-            routing.via_catalog,
+            binding.via_catalog,
             copiers_for(plan, self._copy_policy),
             quiet=quiet,
-            sinks=routing.sinks,
+            sinks=binding.sinks,
         )
-        hooks = Hooks.of(hook_manager, catalog, run_id)
-        progress = session_progress(hook_manager, len(plan.steps))
         done: list[Node] = []
-        start = perf_counter()
         try:
-            self._execute(plan, store, hooks, done, progress)
+            self._run_steps(plan, store, Hooks.of(hook_manager, catalog, run_id), done, progress)
         except Exception:
             self._suggest_resume_scenario(Pipeline(plan.nodes), done, catalog)
             raise
-        if progress is not None:
-            progress.finished(perf_counter() - start)
-        else:
-            logger.debug("Pipeline execution completed in %.4f s", perf_counter() - start)
-        return {name: catalog[name] for name in plan.outputs}
 
-    def run_in_memory(
-        self,
-        pipeline: Pipeline,
-        data: Mapping[str, Any],
-        *,
-        copy_policy: str | Mapping[str, str] | CopyPolicy | None = None,
+    def _run_in_memory(
+        self, plan: Plan, data: Mapping[str, Any], policy: CopyPolicy
     ) -> dict[str, Any]:
-        """Run ``pipeline`` with every dataset in memory, without a catalog or hooks.
-
-        This is how ``KedroPipelineModel`` scores a request: ``data`` feeds the pipeline's
-        free inputs and the free outputs' data come back.
-
-        Args:
-            pipeline: The pipeline to run.
-            data: ``{name: value}`` for (at least) every free input of the pipeline.
-            copy_policy: Overrides the runner's copy policy for this call (a mode, a dict
-                of rules or a ``CopyPolicy``).
-
-        Returns:
-            ``{name: data}`` for every free output.
-
-        Raises:
-            ValueError: When ``data`` lacks a free input of the pipeline.
-        """
-        policy = self._copy_policy if copy_policy is None else CopyPolicy.from_spec(copy_policy)
-        return run_plan_in_memory(self.plan(pipeline), data, policy, self._execute)
-
-    def _run(
-        self,
-        pipeline: Pipeline,
-        catalog: Any,
-        hook_manager: Any = None,
-        run_id: str | None = None,
-    ) -> None:
-        """Kedro's hook for subclasses: execute without the input checks of ``run``."""
-        plan = self.plan(pipeline)
-        routing = self._route(plan, catalog)
-        store = Store(
-            catalog,
-            routing.via_catalog,
-            copiers_for(plan, self._copy_policy),
-            sinks=routing.sinks,
-        )
-        self._execute(plan, store, Hooks.of(hook_manager, catalog, run_id), [])
+        return run_plan_in_memory(plan, data, policy, self._run_steps)
 
     @abstractmethod
-    def _execute(
+    def _run_steps(
         self,
         plan: Plan,
         store: Store,
@@ -245,6 +170,3 @@ class LeanRunner(AbstractRunner):
 
         ``progress``, given for runs with hooks, is told of each finished node.
         """
-
-    def _get_executor(self, max_workers: int) -> Executor | None:
-        return None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 import weakref
 from collections import Counter
-from collections.abc import Container
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import TYPE_CHECKING
@@ -20,6 +19,8 @@ from pipelineml.runners._calling import NodeCall, compile_call
 if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
     from kedro.pipeline.node import Node
+
+    from pipelineml.runners._typing import Names
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +161,7 @@ class PlanCache:
         return plan
 
 
-def require_inputs(plan: Plan, available: Container[str], source: str) -> None:
+def require_inputs(plan: Plan, available: Names, source: str) -> None:
     """Raise Kedro's "not found" ValueError for free inputs ``available`` lacks.
 
     Args:

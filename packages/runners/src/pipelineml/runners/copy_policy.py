@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 from collections.abc import Mapping
 from typing import Any, cast
 
+from pipelineml.core._names import did_you_mean
 from pipelineml.runners._copying import COPY_MODES, CopyMode
 from pipelineml.runners.errors import CopyModeError
 
@@ -29,11 +29,9 @@ def _specificity(pattern: str) -> tuple[int, int, str]:
 def _check_mode(mode: Any, where: str) -> CopyMode:
     if mode in COPY_MODES:
         return cast("CopyMode", mode)
-    hint = difflib.get_close_matches(str(mode), COPY_MODES, n=1)
-    suggestion = f" Did you mean '{hint[0]}'?" if hint else ""
     raise CopyModeError(
         f"Invalid copy mode {mode!r} {where}. Possible values are: "
-        f"{', '.join(COPY_MODES)}.{suggestion}"
+        f"{', '.join(COPY_MODES)}.{did_you_mean(str(mode), COPY_MODES)}"
     )
 
 

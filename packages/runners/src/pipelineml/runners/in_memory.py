@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pipelineml.runners._engine import run_plan_in_memory
 from pipelineml.runners._plan import PlanCache
+from pipelineml.runners._steps import run_plan_in_memory
 from pipelineml.runners.copy_policy import CopyPolicy
 
 if TYPE_CHECKING:

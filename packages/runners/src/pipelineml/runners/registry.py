@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from pipelineml.core._names import did_you_mean
 from pipelineml.runners.errors import UnknownRunnerError
 
 if TYPE_CHECKING:
@@ -95,10 +95,9 @@ def resolve_runner(name_or_runner: str | AbstractRunner | None) -> AbstractRunne
         factory = _factories.get(value)
         names = sorted(_factories)
     if factory is None:
-        close = difflib.get_close_matches(value, names, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
         raise UnknownRunnerError(
-            f"Unknown runner {value!r}. Known runners: {', '.join(names)}.{hint} "
+            f"Unknown runner {value!r}. Known runners: {', '.join(names)}."
+            f"{did_you_mean(value, names)} "
             "Register others with pipelineml.runners.register_runner()."
         )
     runner = factory()

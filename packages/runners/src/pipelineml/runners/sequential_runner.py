@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from pipelineml.runners._engine import Hooks, Store, run_in_order
 from pipelineml.runners._lean_runner import LeanRunner
+from pipelineml.runners._steps import run_in_order
 
 if TYPE_CHECKING:
     from kedro.pipeline.node import Node
 
+    from pipelineml.runners._base_runner import CopyPolicySpec
+    from pipelineml.runners._node_hooks import Hooks
     from pipelineml.runners._plan import Plan
     from pipelineml.runners._progress import Progress
+    from pipelineml.runners._store import Store
 
 __all__ = ["SequentialRunner"]
 
@@ -28,33 +30,25 @@ class SequentialRunner(LeanRunner):
 
     Example:
         ```python
-        runner = SequentialRunner(copy_policy="assign")
-        outputs = runner.run(pipeline, catalog)
+        with SequentialRunner(copy_policy="assign") as runner:
+            outputs = runner.run(pipeline, catalog)
         ```
     """
 
-    def __init__(
-        self,
-        is_async: bool = False,
-        *,
-        copy_policy: str | dict[str, str] | object | None = None,
-    ) -> None:
+    _pool_prefix = "pipelineml-io"
+
+    def __init__(self, is_async: bool = False, *, copy_policy: CopyPolicySpec = None) -> None:
         """Create the runner.
 
         Args:
-            is_async: Load each node's inputs and save its outputs on threads.
+            is_async: Load each node's inputs and save its outputs on threads (a pool
+                created on first use; ``close()`` shuts it down).
             copy_policy: Copy modes for the in-memory datasets the runner creates: a
                 mode, a dict of rules or a ``CopyPolicy``; ``None`` keeps Kedro's inference.
         """
-        super().__init__(is_async=is_async, copy_policy=copy_policy)  # type: ignore[arg-type]
-        self._pool: ThreadPoolExecutor | None = None
+        super().__init__(is_async=is_async, copy_policy=copy_policy)
 
-    def _io_pool(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(thread_name_prefix="pipelineml-io")
-        return self._pool
-
-    def _execute(
+    def _run_steps(
         self,
         plan: Plan,
         store: Store,
@@ -62,9 +56,5 @@ class SequentialRunner(LeanRunner):
         done: list[Node],
         progress: Progress | None = None,
     ) -> None:
-        pool = self._io_pool() if self._is_async else None
+        pool = self._thread_pool() if self._is_async else None
         run_in_order(plan, store, hooks, done, pool, progress)
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        super().__setstate__(state)
-        self._pool = None

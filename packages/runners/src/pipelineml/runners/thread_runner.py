@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from pipelineml.runners._engine import Hooks, Store, run_in_order, run_on_pool
 from pipelineml.runners._lean_runner import LeanRunner
+from pipelineml.runners._pool_run import run_on_pool
+from pipelineml.runners._steps import run_in_order
 
 if TYPE_CHECKING:
     from kedro.pipeline.node import Node
 
+    from pipelineml.runners._base_runner import CopyPolicySpec
+    from pipelineml.runners._node_hooks import Hooks
     from pipelineml.runners._plan import Plan
     from pipelineml.runners._progress import Progress
+    from pipelineml.runners._store import Store
 
 __all__ = ["ThreadRunner"]
 
@@ -29,12 +32,14 @@ class ThreadRunner(LeanRunner):
     cancelled, running ones finish, and the failing node's own exception is raised.
     """
 
+    _pool_prefix = "pipelineml-thread"
+
     def __init__(
         self,
         max_workers: int | None = None,
         is_async: bool = False,
         *,
-        copy_policy: str | dict[str, str] | object | None = None,
+        copy_policy: CopyPolicySpec = None,
     ) -> None:
         """Create the runner.
 
@@ -52,28 +57,21 @@ class ThreadRunner(LeanRunner):
                 "outputs asynchronously with threads. Setting 'is_async' to False.",
                 stacklevel=2,
             )
-        super().__init__(is_async=False, copy_policy=copy_policy)  # type: ignore[arg-type]
+        super().__init__(is_async=False, copy_policy=copy_policy)
         if max_workers is not None and max_workers <= 0:
             raise ValueError(f"max_workers should be positive, got {max_workers}")
         self._max_workers = max_workers or os.cpu_count() or 1
-        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def max_workers(self) -> int:
         """The size of the thread pool."""
         return self._max_workers
 
-    def _thread_pool(self) -> ThreadPoolExecutor:
-        pool = self._pool
-        if pool is None:
-            # The calling thread runs nodes too, so the pool holds one thread fewer.
-            pool = ThreadPoolExecutor(
-                max_workers=self._max_workers - 1, thread_name_prefix="pipelineml-thread"
-            )
-            self._pool = pool
-        return pool
+    def _pool_size(self) -> int:
+        # The calling thread runs nodes too, so the pool holds one thread fewer.
+        return self._max_workers - 1
 
-    def _execute(
+    def _run_steps(
         self,
         plan: Plan,
         store: Store,
@@ -86,13 +84,3 @@ class ThreadRunner(LeanRunner):
             run_in_order(plan, store, hooks, done, progress=progress)
         else:
             run_on_pool(plan, store, hooks, done, self._thread_pool(), progress)
-
-    def close(self) -> None:
-        """Shut the thread pool down (a later run starts a new one)."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        super().__setstate__(state)
-        self._pool = None
