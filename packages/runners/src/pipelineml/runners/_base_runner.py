@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from abc import abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
@@ -35,6 +36,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger("pipelineml.runners")
 
 CopyPolicySpec = str | Mapping[str, str] | CopyPolicy | None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogRun:
+    """What one ``run`` with a catalog was given, and who is told of its progress."""
+
+    catalog: Catalog
+    hook_manager: PluginManager | None
+    run_id: str | None
+    # Given for runs with hooks (a session's run): told of each finished node.
+    progress: Progress | None
 
 
 class BaseRunner(AbstractRunner):
@@ -136,25 +148,15 @@ class BaseRunner(AbstractRunner):
         plan = self.plan(pipeline)
         progress = session_progress(hook_manager, len(plan.steps))
         start = perf_counter()
-        self._run_plan(plan, catalog, hook_manager, run_id, progress)
+        self._run_plan(plan, CatalogRun(catalog, hook_manager, run_id, progress))
         if progress is not None:
             progress.finished(perf_counter() - start)
         else:
             logger.debug("Pipeline execution completed in %.4f s", perf_counter() - start)
 
     @abstractmethod
-    def _run_plan(
-        self,
-        plan: Plan,
-        catalog: Catalog,
-        hook_manager: PluginManager | None,
-        run_id: str | None,
-        progress: Progress | None,
-    ) -> None:
-        """Run every node of ``plan``, saving what it produces through ``catalog``.
-
-        ``progress``, given for runs with hooks, is told of each finished node.
-        """
+    def _run_plan(self, plan: Plan, run: CatalogRun) -> None:
+        """Run every node of ``plan``, saving what it produces through ``run.catalog``."""
 
     def run_in_memory(
         self,

@@ -13,18 +13,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from kedro.pipeline import Pipeline
 
-from pipelineml.runners._base_runner import BaseRunner
+from pipelineml.runners._base_runner import BaseRunner, CatalogRun
 from pipelineml.runners._node_hooks import Hooks
 from pipelineml.runners._plan import Plan, require_inputs
 from pipelineml.runners._runtime_dataset import RuntimeMemoryDataset
-from pipelineml.runners._steps import node_logger, run_plan_in_memory
+from pipelineml.runners._steps import Execution, node_logger, run_plan_in_memory
 from pipelineml.runners._store import Store, copiers_for
 
 if TYPE_CHECKING:
-    from kedro.pipeline.node import Node
-    from pluggy import PluginManager
-
-    from pipelineml.runners._progress import Progress
     from pipelineml.runners._typing import Catalog
     from pipelineml.runners.copy_policy import CopyPolicy
 
@@ -126,14 +122,8 @@ class LeanRunner(BaseRunner):
         # Binding checks the inputs, and is remembered for the run that follows.
         self._bind(plan, catalog)
 
-    def _run_plan(
-        self,
-        plan: Plan,
-        catalog: Catalog,
-        hook_manager: PluginManager | None,
-        run_id: str | None,
-        progress: Progress | None,
-    ) -> None:
+    def _run_plan(self, plan: Plan, run: CatalogRun) -> None:
+        catalog = run.catalog
         binding = self._bind(plan, catalog)
         # Node.run's "Running node" INFO line costs its formatting even when nobody
         # listens; skip Node.run when that logger would drop the line anyway.
@@ -145,11 +135,12 @@ class LeanRunner(BaseRunner):
             quiet=quiet,
             sinks=binding.sinks,
         )
-        done: list[Node] = []
+        hooks = Hooks.of(run.hook_manager, catalog, run.run_id)
+        execution = Execution(store, hooks, progress=run.progress)
         try:
-            self._run_steps(plan, store, Hooks.of(hook_manager, catalog, run_id), done, progress)
+            self._run_steps(plan, execution)
         except Exception:
-            self._suggest_resume_scenario(Pipeline(plan.nodes), done, catalog)
+            self._suggest_resume_scenario(Pipeline(plan.nodes), execution.done, catalog)
             raise
 
     def _run_in_memory(
@@ -158,15 +149,5 @@ class LeanRunner(BaseRunner):
         return run_plan_in_memory(plan, data, policy, self._run_steps)
 
     @abstractmethod
-    def _run_steps(
-        self,
-        plan: Plan,
-        store: Store,
-        hooks: Hooks | None,
-        done: list[Node],
-        progress: Progress | None = None,
-    ) -> None:
-        """Run every step of ``plan``, appending each finished node to ``done``.
-
-        ``progress``, given for runs with hooks, is told of each finished node.
-        """
+    def _run_steps(self, plan: Plan, run: Execution) -> None:
+        """Run every step of ``plan``, appending each finished node to ``run.done``."""

@@ -7,14 +7,10 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
 from pipelineml.runners._plan import Plan, Step, released_by
-from pipelineml.runners._steps import run_step
+from pipelineml.runners._steps import Execution, run_step
 
 if TYPE_CHECKING:
-    from kedro.pipeline.node import Node
-
-    from pipelineml.runners._node_hooks import Hooks
-    from pipelineml.runners._progress import Progress
-    from pipelineml.runners._store import Store
+    pass
 
 
 class _PoolRun:
@@ -25,20 +21,12 @@ class _PoolRun:
     therefore never changes thread, and the caller is never idle while it waits.
     """
 
-    def __init__(
-        self,
-        plan: Plan,
-        store: Store,
-        hooks: Hooks | None,
-        done: list[Node],
-        pool: Executor,
-        progress: Progress | None = None,
-    ) -> None:
+    def __init__(self, plan: Plan, run: Execution, pool: Executor) -> None:
         self.plan = plan
-        self.progress = progress
-        self.store = store
-        self.hooks = hooks
-        self.done = done
+        self.progress = run.progress
+        self.store = run.store
+        self.hooks = run.hooks
+        self.done = run.done
         self.pool = pool
         self.lock = threading.Lock()
         self.idle = threading.Condition(self.lock)
@@ -101,17 +89,10 @@ class _PoolRun:
         return ready[0] if ready else None
 
 
-def run_on_pool(
-    plan: Plan,
-    store: Store,
-    hooks: Hooks | None,
-    done: list[Node],
-    pool: Executor,
-    progress: Progress | None = None,
-) -> None:
+def run_on_pool(plan: Plan, run: Execution, pool: Executor) -> None:
     """Run steps on ``pool`` (and the calling thread) as soon as their parents are done.
 
     On the first failure, steps not started are not started, running ones finish, and the
     failing node's own exception is raised.
     """
-    _PoolRun(plan, store, hooks, done, pool, progress).run()
+    _PoolRun(plan, run, pool).run()

@@ -12,6 +12,7 @@ import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipelineml.runners._plan import Plan, Step, require_inputs
@@ -123,15 +124,21 @@ def run_step_async(step: Step, store: Store, hooks: Hooks | None, pool: Executor
         store.confirm(name)
 
 
-def run_in_order(
-    plan: Plan,
-    store: Store,
-    hooks: Hooks | None,
-    done: list[Node],
-    pool: Executor | None = None,
-    progress: Progress | None = None,
-) -> None:
+@dataclass(slots=True)
+class Execution:
+    """One run of a plan's steps: where its data lives, its hooks, what is done so far."""
+
+    store: Store
+    hooks: Hooks | None = None
+    # The nodes finished so far, in the order they finished (Kedro's resume suggestion).
+    done: list[Node] = field(default_factory=list)
+    # Told of each finished node (runs with hooks only).
+    progress: Progress | None = None
+
+
+def run_in_order(plan: Plan, run: Execution, pool: Executor | None = None) -> None:
     """Run every step in plan order; ``pool`` set means asynchronous loads and saves."""
+    store, hooks, done, progress = run.store, run.hooks, run.done, run.progress
     debug = logger.isEnabledFor(logging.DEBUG)
     for step in plan.steps:
         if pool is None:
@@ -147,11 +154,11 @@ def run_in_order(
             logger.debug("Completed node %s (%d of %d)", step.node.name, len(done), len(plan.steps))
 
 
-Execute = Callable[[Plan, "Store", "Hooks | None", "list[Node]"], None]
+Execute = Callable[[Plan, Execution], None]
 
 
 def run_plan_in_memory(
-    plan: Plan, data: Mapping[str, Any], policy: CopyPolicy, execute: Execute | None = None
+    plan: Plan, data: Mapping[str, Any], policy: CopyPolicy, execute: Execute = run_in_order
 ) -> dict[str, Any]:
     """Run ``plan`` on ``data`` with no catalog and no hooks; return its free outputs' data.
 
@@ -159,7 +166,7 @@ def run_plan_in_memory(
         plan: The plan to run.
         data: ``{name: value}`` for (at least) every free input of the plan.
         policy: Copy modes for the data handed between nodes.
-        execute: How to run the steps; in plan order on this thread when omitted.
+        execute: How to run the steps; in plan order on this thread by default.
 
     Raises:
         ValueError: When ``data`` lacks a free input of the plan.
@@ -170,9 +177,6 @@ def run_plan_in_memory(
         require_inputs(plan, data, "data passed to run_in_memory")
         raise  # only if ``data`` changed meanwhile
     store = Store(None, frozenset(), copiers_for(plan, policy), feed, quiet=True, log_errors=False)
-    if execute is None:
-        run_in_order(plan, store, None, [])
-    else:
-        execute(plan, store, None, [])
+    execute(plan, Execution(store))
     results = store.data
     return {name: results[name] for name in plan.outputs}

@@ -25,9 +25,8 @@ if TYPE_CHECKING:
     from distributed import Client
     from pluggy import PluginManager
 
-    from pipelineml.runners._base_runner import CopyPolicySpec
+    from pipelineml.runners._base_runner import CatalogRun, CopyPolicySpec
     from pipelineml.runners._progress import Progress
-    from pipelineml.runners._typing import Catalog
     from pipelineml.runners.copy_policy import CopyPolicy
 
 __all__ = ["DaskRunner"]
@@ -189,15 +188,9 @@ class DaskRunner(BaseRunner):
             self._owns_client = False
 
     # -------------------------------------------------------------- running
-    def _run_plan(
-        self,
-        plan: Plan,
-        catalog: Catalog,
-        hook_manager: PluginManager | None,
-        run_id: str | None,
-        progress: Progress | None,
-    ) -> None:
-        self._ship_project(progress)
+    def _run_plan(self, plan: Plan, run: CatalogRun) -> None:
+        catalog = run.catalog
+        self._ship_project(run.progress)
         persisted: dict[str, Any] = {}
         for name in plan.datasets:
             if name in catalog:
@@ -206,7 +199,7 @@ class DaskRunner(BaseRunner):
                     persisted[name] = dataset
         sources = {name: catalog.load(name) for name in plan.inputs if name not in persisted}
         outputs = self._submit(
-            plan, persisted, sources, hook_manager, run_id, self._copy_policy, progress
+            plan, persisted, sources, run.hook_manager, run.run_id, self._copy_policy, run.progress
         )
         for name, data in outputs.items():
             if name not in catalog:

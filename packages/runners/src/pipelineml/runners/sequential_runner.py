@@ -8,13 +8,9 @@ from pipelineml.runners._lean_runner import LeanRunner
 from pipelineml.runners._steps import run_in_order
 
 if TYPE_CHECKING:
-    from kedro.pipeline.node import Node
-
     from pipelineml.runners._base_runner import CopyPolicySpec
-    from pipelineml.runners._node_hooks import Hooks
     from pipelineml.runners._plan import Plan
-    from pipelineml.runners._progress import Progress
-    from pipelineml.runners._store import Store
+    from pipelineml.runners._steps import Execution
 
 __all__ = ["SequentialRunner"]
 
@@ -48,13 +44,5 @@ class SequentialRunner(LeanRunner):
         """
         super().__init__(is_async=is_async, copy_policy=copy_policy)
 
-    def _run_steps(
-        self,
-        plan: Plan,
-        store: Store,
-        hooks: Hooks | None,
-        done: list[Node],
-        progress: Progress | None = None,
-    ) -> None:
-        pool = self._thread_pool() if self._is_async else None
-        run_in_order(plan, store, hooks, done, pool, progress)
+    def _run_steps(self, plan: Plan, run: Execution) -> None:
+        run_in_order(plan, run, self._thread_pool() if self._is_async else None)

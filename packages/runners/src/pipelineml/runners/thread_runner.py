@@ -11,13 +11,9 @@ from pipelineml.runners._pool_run import run_on_pool
 from pipelineml.runners._steps import run_in_order
 
 if TYPE_CHECKING:
-    from kedro.pipeline.node import Node
-
     from pipelineml.runners._base_runner import CopyPolicySpec
-    from pipelineml.runners._node_hooks import Hooks
     from pipelineml.runners._plan import Plan
-    from pipelineml.runners._progress import Progress
-    from pipelineml.runners._store import Store
+    from pipelineml.runners._steps import Execution
 
 __all__ = ["ThreadRunner"]
 
@@ -71,16 +67,9 @@ class ThreadRunner(LeanRunner):
         # The calling thread runs nodes too, so the pool holds one thread fewer.
         return self._max_workers - 1
 
-    def _run_steps(
-        self,
-        plan: Plan,
-        store: Store,
-        hooks: Hooks | None,
-        done: list[Node],
-        progress: Progress | None = None,
-    ) -> None:
+    def _run_steps(self, plan: Plan, run: Execution) -> None:
         if self._max_workers == 1 or plan.max_parallelism == 1:
             # Nothing can run side by side.
-            run_in_order(plan, store, hooks, done, progress=progress)
+            run_in_order(plan, run)
         else:
-            run_on_pool(plan, store, hooks, done, self._thread_pool(), progress)
+            run_on_pool(plan, run, self._thread_pool())
