@@ -27,6 +27,8 @@ TEST_DEPS = (
     "pytest-timeout>=2.3",
     # tests/integration/test_deploy.py builds models' environments with MLflow's uv manager.
     "uv>=0.5",
+    # tests/integration/test_packaging.py builds the wheels with the packages' build backend.
+    "hatchling>=1.25",
     "scikit-learn>=1.5",
     "pandas>=2.2",
     "kedro-datasets[pandas-csvdataset,pickle-pickledataset,dask-parquetdataset]>=6",
