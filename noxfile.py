@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 import nox
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).parent
 PACKAGES = ("core", "runners", "hooks")
@@ -56,6 +58,67 @@ def tests(session: nox.Session) -> None:
     session.install(*ALL_EDITABLE, "-e", "examples/breast_cancer", *TEST_DEPS)
     # The slowest tests are listed at the end, to keep an eye on the suite's time.
     session.run("pytest", "--durations=20", *session.posargs, env=_env())
+
+
+def _lower_bounds() -> list[str]:
+    """``name==X`` for every ``name>=X`` the three packages declare, extras included."""
+    bounds: dict[str, str] = {}
+    for package in PACKAGES:
+        project = tomllib.loads((ROOT / "packages" / package / "pyproject.toml").read_text())
+        declared = list(project["project"]["dependencies"])
+        for extra in project["project"].get("optional-dependencies", {}).values():
+            declared += extra
+        for requirement in map(Requirement, declared):
+            if requirement.name.startswith("pipelineml-"):
+                continue  # siblings: the editable checkouts, pinned with ==
+            for spec in requirement.specifier:
+                if spec.operator == ">=":
+                    known = bounds.setdefault(requirement.name, spec.version)
+                    if known != spec.version:
+                        raise ValueError(
+                            f"{requirement.name} has two lower bounds, >={known} and "
+                            f">={spec.version}: declare one in every pyproject.toml"
+                        )
+    return [f"{name}=={version}" for name, version in sorted(bounds.items())]
+
+
+@nox.session
+@nox.parametrize("versions", ["lowest", "newest"])
+def compat(session: nox.Session, versions: str) -> None:
+    """The fast tests against the lowest and the newest versions our dependency ranges allow.
+
+    ``lowest``: every ``name>=X`` in ``packages/*/pyproject.toml`` (extras included) is
+    installed at exactly X through a constraints file, so a bound that cannot be installed
+    fails here instead of being quietly raised (as ``--resolution lowest-direct`` would);
+    everything else resolves to its newest release that fits. ``newest``: a fresh
+    resolution of the newest releases (``--upgrade``, even in a reused venv).
+
+    Only ``pytest -m "not slow"`` (about 2.5 minutes per leg on 2 cores): the slow tests
+    (servers, clusters, subprocesses) already run on the newest versions in ``nox -s tests``,
+    and both legs together must add at most ~12 minutes to ``.ci/run``. Extra arguments go
+    to pytest: ``nox -s "compat(versions='lowest')" -- tests/hooks -x``.
+    """
+    session.install("uv>=0.5")
+    python = Path(session.virtualenv.location, "bin", "python")
+    install = ["uv", "pip", "install", "--python", os.fspath(python)]
+    if versions == "lowest":
+        constraints = Path(session.create_tmp(), "lowest.txt")
+        bounds = _lower_bounds()
+        constraints.write_text("\n".join(bounds) + "\n")
+        session.log("lowest declared versions: " + ", ".join(bounds))
+        install += ["--constraint", os.fspath(constraints)]
+    else:
+        install += ["--upgrade"]
+    session.run(*install, *ALL_EDITABLE, "-e", "examples/breast_cancer", *TEST_DEPS)
+    session.run(
+        "python",
+        "-c",
+        "import importlib.metadata as m\n"
+        f"names = {sorted(name.split('==')[0] for name in _lower_bounds())!r}\n"
+        "print('versions under test:', ', '.join(f'{n} {m.version(n)}' for n in names))\n",
+        env=_env(),
+    )
+    session.run("pytest", "-m", "not slow", "-p", "no:cacheprovider", *session.posargs, env=_env())
 
 
 @nox.session
