@@ -61,7 +61,11 @@ def tests(session: nox.Session) -> None:
 
 
 def _lower_bounds() -> list[str]:
-    """``name==X`` for every ``name>=X`` the three packages declare, extras included."""
+    """``name==X`` for every ``name>=X`` the three packages declare, extras included.
+
+    Every requirement other than a sibling must have exactly one ``>=`` (a range with no
+    lowest release cannot be tested at its lowest), the same in every package.
+    """
     bounds: dict[str, str] = {}
     for package in PACKAGES:
         project = tomllib.loads((ROOT / "packages" / package / "pyproject.toml").read_text())
@@ -71,14 +75,18 @@ def _lower_bounds() -> list[str]:
         for requirement in map(Requirement, declared):
             if requirement.name.startswith("pipelineml-"):
                 continue  # siblings: the editable checkouts, pinned with ==
-            for spec in requirement.specifier:
-                if spec.operator == ">=":
-                    known = bounds.setdefault(requirement.name, spec.version)
-                    if known != spec.version:
-                        raise ValueError(
-                            f"{requirement.name} has two lower bounds, >={known} and "
-                            f">={spec.version}: declare one in every pyproject.toml"
-                        )
+            lowest = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+            if len(lowest) != 1:
+                raise ValueError(
+                    f"packages/{package}: {requirement} needs one lower bound (>=) for "
+                    "the compat session to test"
+                )
+            known = bounds.setdefault(requirement.name, lowest[0])
+            if known != lowest[0]:
+                raise ValueError(
+                    f"{requirement.name} has two lower bounds, >={known} and >={lowest[0]}: "
+                    "declare the same one in every pyproject.toml"
+                )
     return [f"{name}=={version}" for name, version in sorted(bounds.items())]
 
 
