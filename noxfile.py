@@ -101,10 +101,11 @@ def compat(session: nox.Session, versions: str) -> None:
     everything else resolves to its newest release that fits. ``newest``: a fresh
     resolution of the newest releases (``--upgrade``, even in a reused venv).
 
-    Only ``pytest -m "not slow"`` (about 2.5 minutes per leg on 2 cores): the slow tests
-    (servers, clusters, subprocesses) already run on the newest versions in ``nox -s tests``,
-    and both legs together must add at most ~12 minutes to ``.ci/run``. Extra arguments go
-    to pytest: ``nox -s "compat(versions='lowest')" -- tests/hooks -x``.
+    Only ``pytest -m "not slow"`` (3 to 5 minutes per leg, install included, on 2 busy
+    cores): the slow tests (servers, clusters, subprocesses) already run on the newest
+    versions in ``nox -s tests``, and both legs together must add at most ~12 minutes to
+    ``.ci/run``. Extra arguments go to pytest:
+    ``nox -s "compat(versions='lowest')" -- tests/hooks -x``.
     """
     session.install("uv>=0.5")
     python = Path(session.virtualenv.location, "bin", "python")
