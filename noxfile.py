@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 import nox
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).parent
 PACKAGES = ("core", "runners", "hooks")
@@ -27,6 +29,8 @@ TEST_DEPS = (
     "pytest-timeout>=2.3",
     # tests/integration/test_deploy.py builds models' environments with MLflow's uv manager.
     "uv>=0.5",
+    # tests/integration/test_packaging.py builds the wheels with the packages' build backend.
+    "hatchling>=1.25",
     "scikit-learn>=1.5",
     "pandas>=2.2",
     "kedro-datasets[pandas-csvdataset,pickle-pickledataset,dask-parquetdataset]>=6",
@@ -54,6 +58,76 @@ def tests(session: nox.Session) -> None:
     session.install(*ALL_EDITABLE, "-e", "examples/breast_cancer", *TEST_DEPS)
     # The slowest tests are listed at the end, to keep an eye on the suite's time.
     session.run("pytest", "--durations=20", *session.posargs, env=_env())
+
+
+def _lower_bounds() -> list[str]:
+    """``name==X`` for every ``name>=X`` the three packages declare, extras included.
+
+    Every requirement other than a sibling must have exactly one ``>=`` (a range with no
+    lowest release cannot be tested at its lowest), the same in every package.
+    """
+    bounds: dict[str, str] = {}
+    for package in PACKAGES:
+        project = tomllib.loads((ROOT / "packages" / package / "pyproject.toml").read_text())
+        declared = list(project["project"]["dependencies"])
+        for extra in project["project"].get("optional-dependencies", {}).values():
+            declared += extra
+        for requirement in map(Requirement, declared):
+            if requirement.name.startswith("pipelineml-"):
+                continue  # siblings: the editable checkouts, pinned with ==
+            lowest = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+            if len(lowest) != 1:
+                raise ValueError(
+                    f"packages/{package}: {requirement} needs one lower bound (>=) for "
+                    "the compat session to test"
+                )
+            known = bounds.setdefault(requirement.name, lowest[0])
+            if known != lowest[0]:
+                raise ValueError(
+                    f"{requirement.name} has two lower bounds, >={known} and >={lowest[0]}: "
+                    "declare the same one in every pyproject.toml"
+                )
+    return [f"{name}=={version}" for name, version in sorted(bounds.items())]
+
+
+@nox.session
+@nox.parametrize("versions", ["lowest", "newest"])
+def compat(session: nox.Session, versions: str) -> None:
+    """The fast tests against the lowest and the newest versions our dependency ranges allow.
+
+    ``lowest``: every ``name>=X`` in ``packages/*/pyproject.toml`` (extras included) is
+    installed at exactly X through a constraints file, so a bound that cannot be installed
+    fails here instead of being quietly raised (as ``--resolution lowest-direct`` would);
+    everything else resolves to its newest release that fits. ``newest``: a fresh
+    resolution of the newest releases (``--upgrade``, even in a reused venv).
+
+    Only ``pytest -m "not slow"`` (3 to 5 minutes per leg, install included, on 2 busy
+    cores): the slow tests (servers, clusters, subprocesses) already run on the newest
+    versions in ``nox -s tests``, and both legs together must add at most ~12 minutes to
+    ``.ci/run``. Extra arguments go to pytest:
+    ``nox -s "compat(versions='lowest')" -- tests/hooks -x``.
+    """
+    session.install("uv>=0.5")
+    python = Path(session.virtualenv.location, "bin", "python")
+    install = ["uv", "pip", "install", "--python", os.fspath(python)]
+    if versions == "lowest":
+        constraints = Path(session.create_tmp(), "lowest.txt")
+        bounds = _lower_bounds()
+        constraints.write_text("\n".join(bounds) + "\n")
+        session.log("lowest declared versions: " + ", ".join(bounds))
+        install += ["--constraint", os.fspath(constraints)]
+    else:
+        install += ["--upgrade"]
+    session.run(*install, *ALL_EDITABLE, "-e", "examples/breast_cancer", *TEST_DEPS)
+    session.run(
+        "python",
+        "-c",
+        "import importlib.metadata as m\n"
+        f"names = {sorted(name.split('==')[0] for name in _lower_bounds())!r}\n"
+        "print('versions under test:', ', '.join(f'{n} {m.version(n)}' for n in names))\n",
+        env=_env(),
+    )
+    session.run("pytest", "-m", "not slow", "-p", "no:cacheprovider", *session.posargs, env=_env())
 
 
 @nox.session

@@ -42,7 +42,7 @@ _MODULES = {
 }
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, _MODULES)
+__getattr__, __dir__ = lazy_attributes(__name__, _MODULES, distribution="pipelineml-hooks")
 
 __all__ = [
     "BatchPredictError",

@@ -40,7 +40,7 @@ _RUNNER_MODULES = {
 }
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, _RUNNER_MODULES)
+__getattr__, __dir__ = lazy_attributes(__name__, _RUNNER_MODULES, distribution="pipelineml-runners")
 
 
 def _factory(name: str) -> Any:
