@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -27,8 +28,16 @@ def _call_repr(method: str, *args: Any, **kwargs: Any) -> str:
     return f"PipelineML.{method}({', '.join(parts)})"
 
 
-def _operation(left: Pipeline, operator: str, right: Pipeline) -> str:
-    return f"{type(left).__name__} {operator} {type(right).__name__}"
+def _operation(left: Pipeline, symbol: str, right: Pipeline) -> str:
+    return f"{type(left).__name__} {symbol} {type(right).__name__}"
+
+
+# Kedro's Pipeline operators on node sets: + and | are both the union.
+_SET_OPERATIONS: dict[str, Callable[[set[Node], set[Node]], set[Node]]] = {
+    "+": operator.or_,
+    "|": operator.or_,
+    "-": operator.sub,
+}
 
 
 class PipelineML(Pipeline):
@@ -283,45 +292,37 @@ class PipelineML(Pipeline):
         return self._plain(result, "PipelineML.only_nodes_with_outputs()")
 
     # ------------------------------------------------------------------ operators
-    def __add__(self, other: Any) -> Pipeline:
+    def _combine(self, other: Any, symbol: str, *, reflected: bool = False) -> Pipeline:
+        """``self <symbol> other`` (``other <symbol> self`` when ``reflected``), as Kedro would.
+
+        Combining with an empty pipeline keeps the PipelineML: ``KedroSession.run`` starts
+        from ``Pipeline([])`` and adds the registered pipelines to it.
+        """
         if not isinstance(other, Pipeline):
-            return NotImplemented
+            # The operator protocol's answer, which the calling dunder hands back to Python.
+            return cast("Pipeline", NotImplemented)
         if not other.nodes:
-            # KedroSession.run starts from Pipeline([]) and adds the registered pipelines.
             return self
-        return self._plain(Pipeline(set(self.nodes + other.nodes)), _operation(self, "+", other))
+        left, right = (other, self) if reflected else (self, other)
+        nodes = _SET_OPERATIONS[symbol](set(left.nodes), set(right.nodes))
+        return self._plain(Pipeline(nodes), _operation(left, symbol, right))
+
+    def __add__(self, other: Any) -> Pipeline:
+        return self._combine(other, "+")
 
     def __radd__(self, other: Any) -> Pipeline:
         if isinstance(other, int) and other == 0:
             return self  # sum([...]) starts from 0
-        if not isinstance(other, Pipeline):
-            return NotImplemented
-        if not other.nodes:
-            return self
-        return self._plain(Pipeline(set(other.nodes + self.nodes)), _operation(other, "+", self))
+        return self._combine(other, "+", reflected=True)
 
     def __or__(self, other: Any) -> Pipeline:
-        if not isinstance(other, Pipeline):
-            return NotImplemented
-        if not other.nodes:
-            return self
-        return self._plain(Pipeline(set(self.nodes + other.nodes)), _operation(self, "|", other))
+        return self._combine(other, "|")
 
     def __ror__(self, other: Any) -> Pipeline:
-        if not isinstance(other, Pipeline):
-            return NotImplemented
-        if not other.nodes:
-            return self
-        return self._plain(Pipeline(set(other.nodes + self.nodes)), _operation(other, "|", self))
+        return self._combine(other, "|", reflected=True)
 
     def __sub__(self, other: Any) -> Pipeline:
-        if not isinstance(other, Pipeline):
-            return NotImplemented
-        if not other.nodes:
-            return self
-        return self._plain(
-            Pipeline(set(self.nodes) - set(other.nodes)), _operation(self, "-", other)
-        )
+        return self._combine(other, "-")
 
     def _intersect(self, other: Pipeline, operation: str) -> Pipeline:
         nodes = Pipeline(set(self.nodes) & set(other.nodes))

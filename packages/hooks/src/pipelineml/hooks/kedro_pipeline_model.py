@@ -19,9 +19,9 @@ from pipelineml.core import PipelineML, PipelineMLError
 from pipelineml.core.artifacts import (
     InferenceArtifact,
     artifact_names,
+    artifact_paths,
     check_inference,
     describe_artifacts,
-    extract_artifacts,
     repoint_config,
 )
 from pipelineml.hooks._code_path import follow_the_running_copy, model_code_folder
@@ -261,9 +261,8 @@ class KedroPipelineModel(PythonModel):
                 "it from the training catalog to extract artifacts."
             )
         try:
-            paths = extract_artifacts(
-                self._catalog, self.pipeline, self.input_name, parameters_saving_folder
-            )
+            # The inputs were described (and checked) once, when the model was built.
+            paths = artifact_paths(self._catalog, self._artifacts, parameters_saving_folder)
         except PipelineMLError as exc:
             raise KedroPipelineModelError(str(exc)) from exc
         self._digests = {name: fingerprint(path) for name, path in paths.items()}
