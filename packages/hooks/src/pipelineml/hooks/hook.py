@@ -1,4 +1,12 @@
-"""``MlflowHook``: one MLflow run per ``kedro run``, and the model of every PipelineML trained."""
+"""``MlflowHook``: one MLflow run per ``kedro run``, and the model of every PipelineML trained.
+
+Longer than our ~300 lines on purpose: the hook's four Kedro hook implementations share one
+run lifecycle (claim the session, open the run, refuse it, end it, end it on a signal), and
+splitting that state machine would spread one idea over several files. Each step it takes is
+elsewhere: the MLflow calls (``_mlflow_run``), the run's state and tags (``_run_state``,
+``_run_tags``), the stores' URIs (``_tracking_uris``), which models a run logs
+(``_model_selection``), the pre-flight checks (``_preflight``, ``_problems``).
+"""
 
 from __future__ import annotations
 
