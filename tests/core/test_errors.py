@@ -192,9 +192,13 @@ def test_free_input_in_namespaced_pipeline() -> None:
         pipeline_ml_factory(training, inference, input_name="ds.instances")
 
 
-def test_exceptions_are_value_errors() -> None:
-    """PipelineMLError is a ValueError, so callers catching ValueError still work."""
-    assert issubclass(PipelineMLError, ValueError)
+def test_a_caller_catching_value_error_gets_the_pipelineml_error(
+    training: Pipeline, inference: Pipeline
+) -> None:
+    """A broken rule caught as ValueError is the PipelineMLError with its message."""
+    with pytest.raises(ValueError, match=r"input_name 'rows' is not an input") as caught:
+        pipeline_ml_factory(training, inference, input_name="rows")
+    assert caught.type is PipelineMLError
 
 
 def test_empty_inference_pipeline_says_it_has_no_nodes(ds_pipeline: Pipeline) -> None:

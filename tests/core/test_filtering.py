@@ -154,7 +154,7 @@ def test_add_combines_nodes_as_kedro_does(pml: PipelineML) -> None:
 def test_adding_two_pipelinemls_gives_a_plain_pipeline(
     pml: PipelineML, inference: Pipeline
 ) -> None:
-    """Two PipelineMLs added together are a plain Pipeline, with the warning."""
+    """Two PipelineMLs added together are a plain Pipeline of both, with the warning."""
     other = pipeline_ml_factory(
         Pipeline([node(identity, "d2", "m2", name="fit2")]),
         Pipeline([node(lambda i, m: i, ["rows", "m2"], "out2", name="pred2")]),
@@ -162,8 +162,11 @@ def test_adding_two_pipelinemls_gives_a_plain_pipeline(
     with pytest.warns(PipelineMLWarning):
         result = pml + other
     assert type(result) is Pipeline
-    assert len(result.nodes) == 3
-    assert inference.nodes  # the inference pipeline is untouched
+    assert {n.name for n in result.nodes} == {"fit_scaler", "fit_model", "fit2"}
+    # Neither operand's binding changed.
+    assert set(pml.inference.nodes) == set(inference.nodes)
+    assert {n.name for n in other.inference.nodes} == {"pred2"}
+    assert (pml.input_name, other.input_name) == ("instances", "rows")
 
 
 def test_intersection_of_pipelinemls_with_different_inference(pml: PipelineML) -> None:

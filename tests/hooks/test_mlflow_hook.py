@@ -396,17 +396,23 @@ def test_hook_in_settings_as_well_does_not_log_twice(tmp_path: Path, tracking_en
         "from pipelineml.hooks import MlflowHook\n\n"
         "HOOKS = (MlflowHook(),)\n"
     )
-    root = make_project(tmp_path / "project", settings_py=settings_py)
+    root = make_project(
+        tmp_path / "project",
+        settings_py=settings_py,
+        mlflow_yml={"tracking": {"run": {"name": "from-settings"}}},
+    )
 
     run_in_session(root, ["training"])
 
     result = tracked(root, tracking_env)
     assert len(result.runs) == 1
     assert [m.source_run_id for m in result.models] == [result.run.info.run_id]
-    # The settings' instance was registered too (it read the project's mlflow.yml).
+    assert result.run.info.run_name == "from-settings"
+    # The settings' instance was registered too: it read the project's mlflow.yml.
     (from_settings,) = sys.modules[f"{package_of(root)}.settings"].HOOKS
     assert from_settings is not mlflow_hook
     assert from_settings.config is not None
+    assert from_settings.config.run_name == "from-settings"
 
 
 def test_entry_point_exposes_the_hook_instance() -> None:
