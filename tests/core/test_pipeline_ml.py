@@ -9,8 +9,7 @@ import pytest
 from kedro.pipeline import Pipeline, node
 
 from pipelineml.core import PipelineML, PipelineMLError, PipelineMLWarning, pipeline_ml_factory
-
-from .conftest import identity
+from tests._support.seed_nodes import identity
 
 
 @pytest.fixture

@@ -22,21 +22,21 @@ from pipelineml.hooks import MlflowHook, mlflow_hook
 from pipelineml.hooks.errors import MlflowRunError
 from pipelineml.runners import CopyPolicy, DaskRunner, SequentialRunner, ThreadRunner
 from tests._support.kedro_project import run_in_session, run_kedro_cli
-from tests.hooks._mlflow import (
+from tests._support.mlflow_store import (
     all_logged_models,
     all_runs,
     clean_mlflow_state,
     copy_store,
     sqlite_uri,
 )
-from tests.hooks._projects import (
+from tests._support.toy_model import FAST_LOG, frame
+from tests._support.toy_project import (
     PARAMETERS,
     expected_scores,
     make_project,
     package_of,
     run_filtered,
 )
-from tests.hooks._toy import FAST_LOG, frame
 
 NOT_LOGGED_TAG = "pipelineml.model_not_logged"
 PIPELINE_ML_WARNING = pytest.mark.filterwarnings(

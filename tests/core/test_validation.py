@@ -6,8 +6,7 @@ import pytest
 from kedro.pipeline import Pipeline, node
 
 from pipelineml.core import PipelineMLError, pipeline_ml_factory
-
-from .conftest import fit_scaler, identity, predict
+from tests._support.seed_nodes import fit_scaler, identity, predict
 
 
 def test_inference_with_two_outputs(training: Pipeline) -> None:
