@@ -3,7 +3,7 @@
 Longer than our ~300 lines on purpose: the eleven filters and seven operator methods of
 Kedro's ``Pipeline`` are each overridden here with Kedro's own signature and a docstring
 saying whether the result stays a PipelineML, so that the reference and an IDE show them;
-their bodies are a few lines on ``_derive``, ``_plain`` and ``_combine``.
+their bodies are a line or two on ``_keep``, ``_drop`` and ``_combine``.
 """
 
 from __future__ import annotations
@@ -216,6 +216,16 @@ class PipelineML(Pipeline):
         )
         return result
 
+    def _keep(self, method: str, *args: Any, **kwargs: Any) -> PipelineML:
+        """Kedro's filter ``method`` on the training nodes, as a re-validated PipelineML."""
+        result: Pipeline = getattr(self._training, method)(*args, **kwargs)
+        return self._derive(result, _call_repr(method, *args, **kwargs))
+
+    def _drop(self, method: str, *args: Any) -> Pipeline:
+        """Kedro's filter ``method`` on the training nodes, as a plain Pipeline (warns)."""
+        result: Pipeline = getattr(self._training, method)(*args)
+        return self._plain(result, f"PipelineML.{method}()")
+
     def filter(
         self,
         tags: Iterable[str] | None = None,
@@ -227,16 +237,7 @@ class PipelineML(Pipeline):
         node_namespaces: Iterable[str] | None = None,
     ) -> PipelineML:
         """Kedro's ``filter`` on the training nodes, returning a re-validated PipelineML."""
-        result = self._training.filter(
-            tags=tags,
-            from_nodes=from_nodes,
-            to_nodes=to_nodes,
-            node_names=node_names,
-            from_inputs=from_inputs,
-            to_outputs=to_outputs,
-            node_namespaces=node_namespaces,
-        )
-        context = _call_repr(
+        return self._keep(
             "filter",
             tags=tags,
             from_nodes=from_nodes,
@@ -246,56 +247,46 @@ class PipelineML(Pipeline):
             to_outputs=to_outputs,
             node_namespaces=node_namespaces,
         )
-        return self._derive(result, context)
 
     def only_nodes_with_tags(self, *tags: str) -> PipelineML:
         """Training nodes with any of ``tags``, as a re-validated PipelineML."""
-        result = self._training.only_nodes_with_tags(*tags)
-        return self._derive(result, _call_repr("only_nodes_with_tags", *tags))
+        return self._keep("only_nodes_with_tags", *tags)
 
     def from_nodes(self, *node_names: str) -> PipelineML:
         """Training nodes downstream of ``node_names``, as a re-validated PipelineML."""
-        result = self._training.from_nodes(*node_names)
-        return self._derive(result, _call_repr("from_nodes", *node_names))
+        return self._keep("from_nodes", *node_names)
 
     def to_nodes(self, *node_names: str) -> PipelineML:
         """Training nodes upstream of ``node_names``, as a re-validated PipelineML."""
-        result = self._training.to_nodes(*node_names)
-        return self._derive(result, _call_repr("to_nodes", *node_names))
+        return self._keep("to_nodes", *node_names)
 
     def from_inputs(self, *inputs: str) -> PipelineML:
         """Training nodes downstream of ``inputs``, as a re-validated PipelineML."""
-        result = self._training.from_inputs(*inputs)
-        return self._derive(result, _call_repr("from_inputs", *inputs))
+        return self._keep("from_inputs", *inputs)
 
     def to_outputs(self, *outputs: str) -> PipelineML:
         """Training nodes needed for ``outputs``, as a re-validated PipelineML."""
-        result = self._training.to_outputs(*outputs)
-        return self._derive(result, _call_repr("to_outputs", *outputs))
+        return self._keep("to_outputs", *outputs)
 
     def tag(self, tags: str | Iterable[str]) -> PipelineML:
         """Tag every training node; the inference pipeline is left as it is."""
-        return self._derive(self._training.tag(tags), _call_repr("tag", tags))
+        return self._keep("tag", tags)
 
     def only_nodes(self, *node_names: str) -> Pipeline:
         """Kedro's ``only_nodes``; returns a plain Pipeline and warns."""
-        result = self._training.only_nodes(*node_names)
-        return self._plain(result, "PipelineML.only_nodes()")
+        return self._drop("only_nodes", *node_names)
 
     def only_nodes_with_namespaces(self, node_namespaces: list[str]) -> Pipeline:
         """Kedro's ``only_nodes_with_namespaces``; returns a plain Pipeline and warns."""
-        result = self._training.only_nodes_with_namespaces(node_namespaces)
-        return self._plain(result, "PipelineML.only_nodes_with_namespaces()")
+        return self._drop("only_nodes_with_namespaces", node_namespaces)
 
     def only_nodes_with_inputs(self, *inputs: str) -> Pipeline:
         """Kedro's ``only_nodes_with_inputs``; returns a plain Pipeline and warns."""
-        result = self._training.only_nodes_with_inputs(*inputs)
-        return self._plain(result, "PipelineML.only_nodes_with_inputs()")
+        return self._drop("only_nodes_with_inputs", *inputs)
 
     def only_nodes_with_outputs(self, *outputs: str) -> Pipeline:
         """Kedro's ``only_nodes_with_outputs``; returns a plain Pipeline and warns."""
-        result = self._training.only_nodes_with_outputs(*outputs)
-        return self._plain(result, "PipelineML.only_nodes_with_outputs()")
+        return self._drop("only_nodes_with_outputs", *outputs)
 
     # ------------------------------------------------------------------ operators
     def _combine(self, other: Any, symbol: str, *, reflected: bool = False) -> Pipeline:

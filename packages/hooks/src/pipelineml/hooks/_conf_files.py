@@ -6,10 +6,13 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 # types-PyYAML may or may not be installed; either way this import is fine.
 import yaml  # type: ignore[import-untyped, unused-ignore]
+
+if TYPE_CHECKING:
+    from kedro.config import AbstractConfigLoader
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class ConfFiles:
     env: str = "local"
 
     @classmethod
-    def of(cls, project_path: Path, loader: Any, env: str | None) -> ConfFiles:
+    def of(cls, project_path: Path, loader: AbstractConfigLoader, env: str | None) -> ConfFiles:
         """From a Kedro config loader (OmegaConfigLoader attributes, with defaults)."""
         conf_source = Path(str(getattr(loader, "conf_source", project_path / "conf")))
         if not conf_source.is_absolute():
