@@ -11,11 +11,10 @@ from kedro.pipeline import Pipeline
 
 from pipelineml.core import PipelineML, PipelineMLError, pipeline_ml_factory
 from pipelineml.core.artifacts import artifact_problems, describe_artifacts, repoint_config
+from tests._support.datasets import LocalPickle, NoPath, RemoteLike
 
-from ._datasets import LocalPickle, NoPath, RemoteLike
-
-PICKLE = "tests.core._datasets.LocalPickle"
-VERSIONED = "tests.core._datasets.VersionedLocalPickle"
+PICKLE = "tests._support.datasets.LocalPickle"
+VERSIONED = "tests._support.datasets.VersionedLocalPickle"
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ import pytest
 from kedro.pipeline import Pipeline, node
 
 from pipelineml.core import PipelineML, pipeline_ml_factory
-
-from .conftest import fit_scaler, identity, predict
+from tests._support.seed_nodes import fit_scaler, identity, predict
 
 
 def test_seed_example_infers_input_name(ds_pipeline: Pipeline) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from pipelineml.hooks import log_pipeline_model
 from tests._support.fixtures import local_cluster, mlflow_server  # noqa: F401
-from tests.hooks._mlflow import (
+from tests._support.mlflow_store import (
     MLFLOW_ENV,
     clear_mlflow_env,
     copy_store,
@@ -24,7 +24,7 @@ from tests.hooks._mlflow import (
     own_store,
     reset_mlflow_globals,
 )
-from tests.hooks._toy import FAST_LOG, toy_pipeline_ml, trained_catalog
+from tests._support.toy_model import FAST_LOG, toy_pipeline_ml, trained_catalog
 
 HERE = Path(__file__).resolve().parent
 

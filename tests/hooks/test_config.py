@@ -15,9 +15,9 @@ from mlflow.tracking import MlflowClient
 from pipelineml.hooks import MlflowConfigError
 from pipelineml.hooks.config import DEFAULT_CONFIG, MlflowConfig, parse_config
 from tests._support.kedro_project import run_in_session
-from tests.hooks._mlflow import all_logged_models, all_runs, copy_store, sqlite_uri
-from tests.hooks._projects import PARAMETERS, make_project
-from tests.hooks._toy import FAST_LOG
+from tests._support.mlflow_store import all_logged_models, all_runs, copy_store, sqlite_uri
+from tests._support.toy_model import FAST_LOG
+from tests._support.toy_project import PARAMETERS, make_project
 
 LONG = "x" * 7000  # MLflow accepts parameter values of at most 6000 characters
 

@@ -1,7 +1,7 @@
 """SIGINT and SIGTERM at several moments of a `kedro run`: honest MLflow state, nothing left.
 
 Each test starts ``kedro run`` as a subprocess of a generated project
-(tests/hooks/_run_projects.py) that pauses at a chosen moment and writes a marker file,
+(tests/_support/run_project.py) that pauses at a chosen moment and writes a marker file,
 sends the signal there, then checks the exit status, the MLflow run, its LoggedModels,
 the registry and that no child process (the requirements helper) outlives the run.
 """
@@ -19,16 +19,16 @@ from mlflow.tracking import MlflowClient
 
 from pipelineml.hooks.errors import MlflowRunError
 from tests._support.kedro_project import run_in_session
+from tests._support.mlflow_store import all_logged_models, all_runs, copy_store
 from tests._support.net import stop_process
-from tests.hooks._mlflow import all_logged_models, all_runs, copy_store
-from tests.hooks._run_projects import (
+from tests._support.run_project import (
     TRAINING_OUTPUT,
     interrupt,
     make_run_project,
     start_kedro_run,
     wait_for,
 )
-from tests.hooks._toy import FAST_LOG
+from tests._support.toy_model import FAST_LOG
 
 pytestmark = pytest.mark.slow
 

@@ -28,10 +28,10 @@ from pipelineml.runners import (
     ThreadRunner,
     register_runner,
 )
-from tests.hooks import _nodes
-from tests.hooks._datasets import FolderDataset, RecordingPickleDataset
-from tests.hooks._mlflow import local_path
-from tests.hooks._toy import (
+from tests._support import toy_nodes
+from tests._support.mlflow_store import local_path
+from tests._support.observing_datasets import FolderDataset, RecordingPickleDataset
+from tests._support.toy_model import (
     FAST_LOG,
     THRESHOLD,
     expected,
@@ -43,7 +43,7 @@ from tests.hooks._toy import (
     training_pipeline,
 )
 
-DATASETS = "tests.hooks._datasets"
+DATASETS = "tests._support.observing_datasets"
 
 
 def sha256(path: Path) -> str:
@@ -193,7 +193,7 @@ def test_bad_copy_mode_is_refused(tmp_path: Path, copy_mode: Any, match: str) ->
 def test_more_than_one_inference_output_is_refused(tmp_path: Path) -> None:
     """An inference pipeline with two outputs is refused, naming them."""
     inference = inference_pipeline() + Pipeline(
-        [node(_nodes.split_scores, "predictions", ["scores", "flags"], name="split")]
+        [node(toy_nodes.split_scores, "predictions", ["scores", "flags"], name="split")]
     )
 
     with pytest.raises(KedroPipelineModelError, match=r"exactly one output.*'flags', 'scores'"):
@@ -327,7 +327,7 @@ def _vocabulary_model(folder: Path) -> KedroPipelineModel:
     )
     FolderDataset(f"{folder}/vocab").save({"cat": "CAT", "dog": "DOG", "owl": "OWL"})
     inference = Pipeline(
-        [node(_nodes.lookup, ["words", "vocabulary"], "translations", name="lookup")]
+        [node(toy_nodes.lookup, ["words", "vocabulary"], "translations", name="lookup")]
     )
     return KedroPipelineModel(inference, catalog, "words")
 
@@ -568,7 +568,7 @@ def _echo_model(folder: Path, **kwargs: Any) -> KedroPipelineModel:
     inference = Pipeline(
         [
             node(
-                _nodes.echo_artifacts,
+                toy_nodes.echo_artifacts,
                 ["instances", "params:options", "model"],
                 "echoed",
                 name="echo",

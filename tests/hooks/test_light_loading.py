@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests._support.process import interpreter, subprocess_env
-from tests.hooks._toy import expected
+from tests._support.toy_model import expected
 
 REPO = Path(__file__).resolve().parents[2]
 

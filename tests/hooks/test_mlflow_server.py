@@ -10,10 +10,10 @@ import pytest
 from mlflow.entities import LoggedModel, Run
 
 from tests._support.kedro_project import run_in_session
+from tests._support.mlflow_store import all_logged_models, all_runs, clean_mlflow_state
 from tests._support.servers import MlflowServer
-from tests.hooks._mlflow import all_logged_models, all_runs, clean_mlflow_state
-from tests.hooks._projects import expected_scores, make_project
-from tests.hooks._toy import FAST_LOG, frame
+from tests._support.toy_model import FAST_LOG, frame
+from tests._support.toy_project import expected_scores, make_project
 
 pytestmark = pytest.mark.slow
 

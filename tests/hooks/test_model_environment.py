@@ -24,7 +24,7 @@ from pipelineml.hooks import KedroPipelineModelError, log_pipeline_model
 from pipelineml.hooks._distributions import pipelineml_dependencies
 from pipelineml.hooks._thread_patch import ThreadPatch
 from tests._support.local_distribution import MODULE, install_local_distribution
-from tests.hooks._toy import (
+from tests._support.toy_model import (
     FAST_LOG,
     expected,
     frame,

@@ -15,7 +15,7 @@ import pytest
 from mlflow.pyfunc.model import PythonModelContext
 
 from pipelineml.hooks import KedroPipelineModel
-from tests.hooks._toy import expected, frame, make_catalog, toy_pipeline_ml, trained_catalog
+from tests._support.toy_model import expected, frame, make_catalog, toy_pipeline_ml, trained_catalog
 
 
 def _predict(model: Any, data: pd.DataFrame) -> pd.DataFrame:

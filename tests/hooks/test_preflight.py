@@ -6,7 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from pipelineml.hooks._preflight import ConfFiles, Problem, format_problems
+from pipelineml.hooks._conf_files import ConfFiles
+from pipelineml.hooks._problems import Problem, format_problems
 
 
 def _conf(root: Path) -> ConfFiles:

@@ -21,11 +21,12 @@ from mlflow.exceptions import MlflowException
 from mlflow.utils import _capture_modules, requirements_utils
 
 from pipelineml.hooks import log_pipeline_model
-from pipelineml.hooks._requirements import RequirementsHelper, capture_environment
+from pipelineml.hooks._mlflow_internals import capture_environment
+from pipelineml.hooks._requirements_helper import RequirementsHelper
 from tests._support.kedro_project import run_in_session
-from tests.hooks._mlflow import all_logged_models
-from tests.hooks._projects import make_project
-from tests.hooks._toy import toy_pipeline_ml, trained_catalog
+from tests._support.mlflow_store import all_logged_models
+from tests._support.toy_model import toy_pipeline_ml, trained_catalog
+from tests._support.toy_project import make_project
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 """What `kedro run` tells the user and MLflow when a model cannot be logged, through the CLI.
 
-Every test runs ``python -m kedro run`` in a generated project (tests/hooks/_run_projects.py)
+Every test runs ``python -m kedro run`` in a generated project (tests/_support/run_project.py)
 and asserts on the exit status, the output, the files training wrote and the MLflow store.
 """
 
@@ -15,9 +15,9 @@ from mlflow.tracking import MlflowClient
 
 from pipelineml.hooks.errors import MlflowRunError
 from tests._support.kedro_project import run_in_session, run_kedro_cli
-from tests.hooks._mlflow import all_logged_models, all_runs, copy_store
-from tests.hooks._run_projects import CATALOG, PARAMETERS, TRAINING_OUTPUT, make_run_project
-from tests.hooks._toy import FAST_LOG
+from tests._support.mlflow_store import all_logged_models, all_runs, copy_store
+from tests._support.run_project import CATALOG, PARAMETERS, TRAINING_OUTPUT, make_run_project
+from tests._support.toy_model import FAST_LOG
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests._support.fixtures import dask_cluster, local_cluster, mlflow_server  # noqa: F401
-from tests.integration._trained import TrainedModel, make_venv, sqlite_uri, train_project
+from tests._support.mlflow_store import sqlite_uri
+from tests._support.trained_project import TrainedModel, make_venv, train_project
 
 
 @pytest.fixture(scope="session")

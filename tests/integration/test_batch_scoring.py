@@ -22,9 +22,8 @@ from kedro_datasets.dask import ParquetDataset  # noqa: E402
 
 from pipelineml.hooks import BatchPredictError, MlflowModelDataset, batch_predict  # noqa: E402
 from pipelineml.runners.errors import ClusterConnectionError  # noqa: E402
-from tests._support.net import free_port  # noqa: E402
-from tests.integration import _batch  # noqa: E402
-from tests.integration._batch_fixtures import (  # noqa: E402
+from tests._support import batch_frames  # noqa: E402
+from tests._support.batch_fixtures import (  # noqa: E402
     CHAMPION,
     NAME,
     ROWS,
@@ -35,7 +34,8 @@ from tests.integration._batch_fixtures import (  # noqa: E402
     loads_on,
     model_fixture,  # noqa: F401
 )
-from tests.integration._trained import TrainedModel, tracking  # noqa: E402
+from tests._support.net import free_port  # noqa: E402
+from tests._support.trained_project import TrainedModel, tracking  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +108,7 @@ def test_dataset_names_the_uri_and_store_that_do_not_resolve(champion: TrainedMo
 # ----------------------------------------------------------------- pandas frames
 def test_pandas_frame_is_scored_in_chunks_row_for_row(champion: TrainedModel, model: Any) -> None:
     """Chunks of 70 rows give model.predict's answer on the frame's own (shuffled) index."""
-    frame = _batch.frames(range(2), 200).sample(frac=1.0, random_state=3)
+    frame = batch_frames.frames(range(2), 200).sample(frac=1.0, random_state=3)
 
     result = batch_predict(model, frame, {"threshold": 0.8}, chunk_size=70, progress=False)
 
@@ -118,7 +118,7 @@ def test_pandas_frame_is_scored_in_chunks_row_for_row(champion: TrainedModel, mo
 
 def test_pandas_chunk_that_breaks_the_schema_is_named(model: Any) -> None:
     """A chunk with text in a number column fails naming the chunk, its rows and the column."""
-    frame = _batch.frames(range(2), 100)
+    frame = batch_frames.frames(range(2), 100)
     frame["mean_radius"] = frame["mean_radius"].astype(object)
     frame.iloc[150, 0] = "not a number"
 
@@ -160,7 +160,7 @@ def test_dask_frame_scores_each_worker_loading_the_model_once(
 
     result = batch_predict(model, data, {"threshold": 0.7}, progress=False).compute()
 
-    assert_scores(result, expected(champion, _batch.frames(range(12), ROWS), 0.7))
+    assert_scores(result, expected(champion, batch_frames.frames(range(12), ROWS), 0.7))
     loads = loads_on(client)
     assert set(loads.values()) <= {0, 1}, loads
     assert sum(loads.values()) >= 1
@@ -181,7 +181,7 @@ def test_parquet_in_parquet_out_with_kedro_datasets(
     scores.save(batch_predict(CHAMPION, instances.load(), tracking_uri=champion.tracking_uri))
 
     written = pd.read_parquet(tmp_path / "scores").sort_index()
-    assert_scores(written, expected(champion, _batch.frames(range(6), ROWS)))
+    assert_scores(written, expected(champion, batch_frames.frames(range(6), ROWS)))
 
 
 @pytest.mark.parametrize(

@@ -18,15 +18,8 @@ pytest.importorskip("dask.dataframe", reason="needs dask[dataframe]")
 
 from pipelineml.hooks import batch_predict  # noqa: E402
 from pipelineml.runners._dask_client import close_clients, scheduler_client  # noqa: E402
-from tests._support.servers import (  # noqa: E402
-    DaskCluster,
-    kill_one_worker,
-    start_dask_cluster,
-    stop_dask_cluster,
-    wait_for_workers,
-)
-from tests.integration import _batch  # noqa: E402
-from tests.integration._batch_fixtures import (  # noqa: E402
+from tests._support import batch_frames  # noqa: E402
+from tests._support.batch_fixtures import (  # noqa: E402
     assert_scores,
     champion_fixture,  # noqa: F401
     expected,
@@ -34,7 +27,14 @@ from tests.integration._batch_fixtures import (  # noqa: E402
     loads_on,
     model_fixture,  # noqa: F401
 )
-from tests.integration._trained import TrainedModel  # noqa: E402
+from tests._support.servers import (  # noqa: E402
+    DaskCluster,
+    kill_one_worker,
+    start_dask_cluster,
+    stop_dask_cluster,
+    wait_for_workers,
+)
+from tests._support.trained_project import TrainedModel  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -80,4 +80,6 @@ def test_scheduler_from_the_environment_survives_a_killed_worker(
     assert killed not in client.run(lambda: __import__("os").getpid()).values()
     assert scored.index.is_unique
     assert len(scored) == PARTITIONS * ROWS
-    assert_scores(scored.sort_index(), expected(champion, _batch.frames(range(PARTITIONS), ROWS)))
+    assert_scores(
+        scored.sort_index(), expected(champion, batch_frames.frames(range(PARTITIONS), ROWS))
+    )

@@ -26,7 +26,7 @@ import pytest
 
 from tests._support.process import QUIET_ENV
 from tests._support.servers import ModelServer, start_model_server, stop_model_server
-from tests.integration._trained import (
+from tests._support.trained_project import (
     INHERITED_VARIABLES,
     STRICT_THRESHOLD,
     TrainedModel,
@@ -453,8 +453,8 @@ def test_kedro_run_refuses_a_model_that_needs_a_locally_installed_distribution(
 
     from tests._support.kedro_project import run_kedro_cli
     from tests._support.local_distribution import DISTRIBUTION, MODULE, install_local_distribution
-    from tests.hooks._run_projects import NODES_PY, make_run_project
-    from tests.integration._trained import sqlite_uri
+    from tests._support.mlflow_store import sqlite_uri
+    from tests._support.run_project import NODES_PY, make_run_project
 
     site = install_local_distribution(tmp_path / "helper")
     nodes_py = NODES_PY.replace(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.integration._trained import (
+from tests._support.trained_project import (
     STRICT_THRESHOLD,
     TrainedModel,
     assert_same_predictions,

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration._trained import (
+from tests._support.mlflow_store import sqlite_uri
+from tests._support.trained_project import (
     STRICT_THRESHOLD,
     TrainedModel,
     assert_same_predictions,
     load_and_predict,
-    sqlite_uri,
     tracking,
     train_project,
 )

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from tests._support.servers import ModelServer, start_model_server, stop_model_server
-from tests.integration._trained import (
+from tests._support.trained_project import (
     STRICT_THRESHOLD,
     TrainedModel,
     assert_same_predictions,

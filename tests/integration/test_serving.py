@@ -12,7 +12,7 @@ import pytest
 
 from pipelineml.hooks import KedroPipelineModelError
 from tests._support.servers import ModelServer, start_model_server, stop_model_server
-from tests.integration._trained import (
+from tests._support.trained_project import (
     STRICT_THRESHOLD,
     TrainedModel,
     assert_same_predictions,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests._support.servers import MlflowServer
-from tests.integration._trained import (
+from tests._support.trained_project import (
     MODEL_URI_TAG,
     TrainedModel,
     assert_same_predictions,

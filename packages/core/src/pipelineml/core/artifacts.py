@@ -14,7 +14,7 @@ import copy
 import pickle
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "InferenceArtifact",
     "artifact_names",
+    "artifact_paths",
     "artifact_problems",
     "check_inference",
     "describe_artifacts",
@@ -232,6 +233,19 @@ def extract_artifacts(
             not exist.
     """
     described = describe_artifacts(catalog, inference, input_name)
+    return artifact_paths(catalog, described, parameters_saving_folder)
+
+
+def artifact_paths(
+    catalog: CatalogProtocol[Any, Any],
+    described: Mapping[str, InferenceArtifact],
+    parameters_saving_folder: str | Path | None = None,
+) -> dict[str, str]:
+    """``extract_artifacts`` for inputs ``describe_artifacts`` has already described.
+
+    Raises:
+        PipelineMLError: When a dataset's file does not exist.
+    """
     folder: Path | None = None
     paths: dict[str, str] = {}
     for name, artifact in described.items():

@@ -1,4 +1,4 @@
-"""The checks run before the first node of a training run, and the block that reports them.
+"""The checks run before the first node of a training run.
 
 Everything that decides whether a PipelineML's model can be logged after training is looked
 at here, so a run that could never log its model stops before it trains instead of after.
@@ -6,108 +6,29 @@ at here, so a run that could never log its model stops before it trains instead 
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# types-PyYAML may or may not be installed; either way this import is fine.
-import yaml  # type: ignore[import-untyped, unused-ignore]
 from kedro.io import MemoryDataset
 
 from pipelineml.core import PipelineML, PipelineMLError
 from pipelineml.core._kwargs import RESERVED_LOG_MODEL_KEYS
 from pipelineml.core._names import did_you_mean, is_parameter, strip_transcoding
 from pipelineml.core.artifacts import artifact_problems
+from pipelineml.hooks._code_by_value import bundled_modules
 from pipelineml.hooks._given_requirements import requirement_problems
-from pipelineml.hooks.log_model import bundled_modules
+from pipelineml.hooks._problems import Problem
 from pipelineml.runners import CopyPolicy, resolve_runner
 from pipelineml.runners.errors import RunnerError
 
 if TYPE_CHECKING:
+    from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
-__all__ = ["ConfFiles", "Problem", "format_problems", "model_problems", "run_input_problems"]
+    from pipelineml.hooks._conf_files import ConfFiles
 
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing that stops a model from being logged.
-
-    Attributes:
-        subject: What is at fault (a dataset or parameter name, a store, a key).
-        message: What is wrong and what would be accepted.
-        fix: The file to fix, relative to the project, if one file is the place.
-        pipeline: The PipelineML concerned, if any.
-    """
-
-    subject: str
-    message: str
-    fix: str | None = None
-    pipeline: str | None = None
-
-
-@dataclass(frozen=True)
-class ConfFiles:
-    """Where the project's configuration lives, to name the file a user should edit.
-
-    Attributes:
-        project_path: The project root.
-        conf_source: The configuration folder (``conf``).
-        base_env: The base environment (``base``).
-        env: The environment of the run (``local`` by default).
-    """
-
-    project_path: Path
-    conf_source: Path
-    base_env: str = "base"
-    env: str = "local"
-
-    @classmethod
-    def of(cls, project_path: Path, loader: Any, env: str | None) -> ConfFiles:
-        """From a Kedro config loader (OmegaConfigLoader attributes, with defaults)."""
-        conf_source = Path(str(getattr(loader, "conf_source", project_path / "conf")))
-        if not conf_source.is_absolute():
-            conf_source = project_path / conf_source
-        base_env = str(getattr(loader, "base_env", None) or "base")
-        run_env = env or getattr(loader, "env", None) or getattr(loader, "default_run_env", None)
-        return cls(project_path, conf_source, base_env, str(run_env or "local"))
-
-    def relative(self, path: Path) -> str:
-        """``path`` relative to the project when it is inside it."""
-        with contextlib.suppress(ValueError):
-            return path.relative_to(self.project_path).as_posix()
-        return path.as_posix()
-
-    def default(self, kind: str) -> str:
-        """``conf/base/<kind>.yml``: where Kedro's template declares entries."""
-        return self.relative(self.conf_source / self.base_env / f"{kind}.yml")
-
-    def _files(self, kind: str) -> Iterator[Path]:
-        # Kedro's default patterns: "<kind>*", "<kind>*/**", "**/<kind>*". The run's
-        # environment overrides base, so it is looked at first.
-        for env in dict.fromkeys([self.env, self.base_env]):
-            folder = self.conf_source / env
-            if not folder.is_dir():
-                continue
-            for path in sorted(folder.rglob("*")):
-                parts = path.relative_to(folder).parts
-                if path.suffix in {".yml", ".yaml"} and any(p.startswith(kind) for p in parts):
-                    yield path
-
-    def declaring(self, kind: str, key: str) -> str:
-        """The file declaring top-level ``key`` in ``kind`` (catalog, parameters), or the
-        default file when none does."""
-        for path in self._files(kind):
-            try:
-                content = yaml.safe_load(path.read_text(encoding="utf-8"))
-            except (OSError, yaml.YAMLError):
-                continue
-            if isinstance(content, dict) and key in content:
-                return self.relative(path)
-        return self.default(kind)
+__all__ = ["model_problems", "preflight_problems", "run_input_problems"]
 
 
 def _parameter_key(name: str) -> str:
@@ -115,7 +36,7 @@ def _parameter_key(name: str) -> str:
     return name.split(":", 1)[-1].split(".", 1)[0]
 
 
-def _catalog_names(catalog: Any) -> list[str]:
+def _catalog_names(catalog: CatalogProtocol[Any, Any]) -> list[str]:
     keys = getattr(catalog, "keys", None)
     return [str(name) for name in keys()] if callable(keys) else []
 
@@ -127,7 +48,9 @@ def _problem_for(name: str, message: str, conf: ConfFiles, pipeline: str | None)
     return Problem(name, message, conf.declaring("catalog", strip_transcoding(name)), pipeline)
 
 
-def run_input_problems(run: Pipeline, catalog: Any, conf: ConfFiles) -> list[Problem]:
+def run_input_problems(
+    run: Pipeline, catalog: CatalogProtocol[Any, Any], conf: ConfFiles
+) -> list[Problem]:
     """Inputs of the run that the catalog cannot provide (Kedro would refuse them too)."""
     problems = []
     names = _catalog_names(catalog)
@@ -152,7 +75,7 @@ def run_input_problems(run: Pipeline, catalog: Any, conf: ConfFiles) -> list[Pro
 
 
 def _sample_problem(
-    pml: PipelineML, run: Pipeline, catalog: Any, conf: ConfFiles, label: str
+    pml: PipelineML, run: Pipeline, catalog: CatalogProtocol[Any, Any], conf: ConfFiles, label: str
 ) -> Problem | None:
     """The signature is inferred from a sample of input_name: it must exist after training."""
     name = pml.input_name
@@ -194,7 +117,7 @@ def _sample_problem(
     )
 
 
-def _filepath(catalog: Any, name: str) -> str | None:
+def _filepath(catalog: CatalogProtocol[Any, Any], name: str) -> str | None:
     to_config = getattr(catalog, "to_config", None)
     if to_config is None:
         return None
@@ -206,7 +129,7 @@ def _filepath(catalog: Any, name: str) -> str | None:
     return str(filepath) if filepath else None
 
 
-def _written_by_run(name: str, run: Pipeline, catalog: Any) -> bool:
+def _written_by_run(name: str, run: Pipeline, catalog: CatalogProtocol[Any, Any]) -> bool:
     """Whether a dataset the run writes is persisted to the same file as ``name``."""
     target = _filepath(catalog, name)
     if target is None:
@@ -247,7 +170,7 @@ def _log_model_kwargs_problems(pml: PipelineML, label: str) -> list[Problem]:
 
 
 def model_problems(
-    label: str, pml: PipelineML, run: Pipeline, catalog: Any, conf: ConfFiles
+    label: str, pml: PipelineML, run: Pipeline, catalog: CatalogProtocol[Any, Any], conf: ConfFiles
 ) -> list[Problem]:
     """Every reason why ``pml``'s model could not be logged after ``run``.
 
@@ -288,28 +211,22 @@ def model_problems(
     return problems
 
 
-def format_problems(problems: Iterable[Problem], pipelines: Iterable[str], outcome: str) -> str:
-    """The one readable block listing every problem and the file to fix for each.
+def preflight_problems(
+    to_log: list[tuple[str, PipelineML]],
+    run: Pipeline,
+    catalog: CatalogProtocol[Any, Any],
+    conf: ConfFiles,
+) -> list[Problem]:
+    """Everything that would stop a requested model from being logged after ``run``.
 
-    Args:
-        problems: What was found.
-        pipelines: The PipelineMLs whose model the run was to log.
-        outcome: The last line: what happened to the run because of them.
+    One problem per subject: two PipelineMLs missing the same dataset report it once.
     """
-    problems = list(problems)
-    pipelines = list(pipelines)
-    names = ", ".join(f"'{name}'" for name in pipelines)
-    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-    models = "the model of PipelineML" if len(pipelines) == 1 else "the models of PipelineMLs"
-    lines = [
-        f"pipelineml pre-flight check: {count} would stop {models} {names} from being "
-        "logged after training."
-    ]
-    for number, problem in enumerate(problems, 1):
-        # With several PipelineMLs, each problem says whose model it concerns.
-        whose = f"[{problem.pipeline}] " if len(pipelines) > 1 and problem.pipeline else ""
-        lines.append(f"  {number}. {whose}{problem.message}")
-        if problem.fix:
-            lines.append(f"     Fix it in {problem.fix}.")
-    lines.append(outcome)
-    return "\n".join(lines)
+    if not to_log:
+        return []
+    problems = run_input_problems(run, catalog, conf)
+    for name, pml in to_log:
+        problems.extend(model_problems(name, pml, run, catalog, conf))
+    unique: dict[str, Problem] = {}
+    for problem in problems:
+        unique.setdefault(problem.subject, problem)
+    return list(unique.values())

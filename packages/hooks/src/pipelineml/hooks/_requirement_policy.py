@@ -46,7 +46,7 @@ from pipelineml.hooks._distributions import (
     pipelineml_dependencies,
 )
 from pipelineml.hooks._given_requirements import explicit_requirements, requirement_name
-from pipelineml.hooks._thread_patch import ThreadPatch
+from pipelineml.hooks._mlflow_internals import infer_requirements_patch, policy_internals
 from pipelineml.hooks.errors import KedroPipelineModelError
 
 logger = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class RequirementPolicy:
         **kwargs: Any,
     ) -> list[str]:
         """``mlflow.models.infer_pip_requirements`` under this policy (see the module docs)."""
-        internals = _capture_internals()
+        internals = policy_internals()
         if internals is None:
             inferred = original(model_uri, flavor, fallback=fallback, **kwargs)
             names = [name for line in inferred if (name := requirement_name(line))]
@@ -186,30 +186,8 @@ class RequirementPolicy:
         return self.select(needed, bundled)
 
 
-def _capture_internals() -> Any:
-    """MLflow's requirements module, if it has the pieces ``RequirementPolicy.infer`` uses."""
-    try:
-        from mlflow.utils import requirements_utils
-    except ImportError:  # pragma: no cover
-        return None
-    if not all(
-        callable(getattr(requirements_utils, name, None))
-        for name in ("_init_modules_to_packages_map", "_capture_imported_modules")
-    ) or not hasattr(requirements_utils, "_MODULES_TO_PACKAGES"):
-        return None
-    return requirements_utils
-
-
-_infer_patch: ThreadPatch | None = None
-
-
 @contextlib.contextmanager
 def requirement_policy(policy: RequirementPolicy) -> Iterator[None]:
     """While in this block, this thread's MLflow requirement inference follows ``policy``."""
-    global _infer_patch  # noqa: PLW0603 - one patch object for the process, made on first use
-    import mlflow.models
-
-    if _infer_patch is None:
-        _infer_patch = ThreadPatch(mlflow.models, "infer_pip_requirements")
-    with _infer_patch.override(policy.infer):
+    with infer_requirements_patch().override(policy.infer):
         yield

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
+from pipelineml.core._names import did_you_mean
 from pipelineml.hooks.errors import MlflowConfigError
 
 __all__ = ["DEFAULT_CONFIG", "MlflowConfig", "parse_config"]
@@ -100,8 +100,7 @@ def _check_keys(section: Mapping[str, Any], defaults: Mapping[str, Any], path: s
         where = f"{path}.{key}" if path else str(key)
         if key not in defaults:
             known = ", ".join(sorted(defaults))
-            close = difflib.get_close_matches(str(key), list(defaults), n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(str(key), defaults)
             scope = f"under '{path}'" if path else "at the top level"
             raise MlflowConfigError(
                 f"Unknown key '{where}' in mlflow.yml. Known keys {scope}: {known}.{hint}"
@@ -145,6 +144,22 @@ def _bool(raw: Mapping[str, Any], path: str, default: bool) -> bool:
     return value
 
 
+_Choice = TypeVar("_Choice", bound=str)
+
+
+def _choice(
+    raw: Mapping[str, Any], path: str, accepted: tuple[_Choice, ...], default: _Choice
+) -> _Choice:
+    value = _get(raw, path)
+    if value is None:
+        return default
+    if value not in accepted:
+        raise MlflowConfigError(
+            f"'{path}' in mlflow.yml is {value!r}; accepted values: {', '.join(accepted)}."
+        )
+    return cast("_Choice", value)
+
+
 def parse_config(raw: Mapping[str, Any] | None) -> MlflowConfig:
     """Validate the content of ``mlflow.yml`` and fill in every default.
 
@@ -161,22 +176,8 @@ def parse_config(raw: Mapping[str, Any] | None) -> MlflowConfig:
             "'tracking.disable_tracking.pipelines' in mlflow.yml must be a list of pipeline "
             f"names, got {pipelines!r}."
         )
-    strategy = _get(raw, "tracking.params.long_params_strategy")
-    if strategy is None:
-        strategy = "fail"
-    if strategy not in LONG_PARAMS_STRATEGIES:
-        raise MlflowConfigError(
-            f"'tracking.params.long_params_strategy' in mlflow.yml is {strategy!r}; accepted "
-            f"values: {', '.join(LONG_PARAMS_STRATEGIES)}."
-        )
-    on_failure = _get(raw, "tracking.model.on_failure")
-    if on_failure is None:
-        on_failure = "fail"
-    if on_failure not in ON_MODEL_FAILURE:
-        raise MlflowConfigError(
-            f"'tracking.model.on_failure' in mlflow.yml is {on_failure!r}; accepted values: "
-            f"{', '.join(ON_MODEL_FAILURE)}."
-        )
+    strategy = _choice(raw, "tracking.params.long_params_strategy", LONG_PARAMS_STRATEGIES, "fail")
+    on_failure = _choice(raw, "tracking.model.on_failure", ON_MODEL_FAILURE, "fail")
     sep = _optional_str(raw, "tracking.params.sep") or "."
     return MlflowConfig(
         tracking_uri=_optional_str(raw, "server.tracking_uri"),

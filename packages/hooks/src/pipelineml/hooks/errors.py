@@ -28,7 +28,7 @@ class KedroPipelineModelError(PipelineMLError, MlflowException):
     def __init__(self, message: str) -> None:
         MlflowException.__init__(self, message, error_code=INVALID_PARAMETER_VALUE)
 
-    def __reduce__(self) -> tuple[type[KedroPipelineModelError], tuple[str]]:
+    def __reduce__(self) -> tuple[type[KedroPipelineModelError], tuple[str | None, ...]]:
         return (type(self), (self.message,))
 
 
@@ -43,7 +43,7 @@ class InferenceNodeError(KedroPipelineModelError):
         super().__init__(message)
         self.node_name = node_name
 
-    def __reduce__(self) -> tuple[type[InferenceNodeError], tuple[str, str | None]]:  # type: ignore[override]
+    def __reduce__(self) -> tuple[type[InferenceNodeError], tuple[str | None, ...]]:
         return (type(self), (self.message, self.node_name))
 
 

@@ -1,126 +1,71 @@
-"""``MlflowHook``: one MLflow run per ``kedro run``, and the model of every PipelineML trained."""
+"""``MlflowHook``: one MLflow run per ``kedro run``, and the model of every PipelineML trained.
+
+Longer than our ~300 lines on purpose: the hook's four Kedro hook implementations share one
+run lifecycle (claim the session, open the run, refuse it, end it, end it on a signal), and
+splitting that state machine would spread one idea over several files. Each step it takes is
+elsewhere: the MLflow calls (``_mlflow_run``), the run's state and tags (``_run_state``,
+``_run_tags``), the stores' URIs (``_tracking_uris``), which models a run logs
+(``_model_selection``), the pre-flight checks (``_preflight``, ``_problems``).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
-import re
-import sys
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 import mlflow
 from kedro.framework.hooks import hook_impl
-from mlflow.entities import LoggedModelStatus, Metric, Param, RunTag
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from pipelineml.core import PipelineML
-from pipelineml.core._names import is_parameter
+from pipelineml.hooks._conf_files import ConfFiles
 from pipelineml.hooks._interrupts import InterruptGuard
 from pipelineml.hooks._kedro import package_name
-from pipelineml.hooks._params import mlflow_params, split_long_params
-from pipelineml.hooks._preflight import (
-    ConfFiles,
-    Problem,
-    format_problems,
-    model_problems,
-    run_input_problems,
+from pipelineml.hooks._mlflow_run import (
+    discard_incomplete_models,
+    experiment_id,
+    log_metrics,
+    log_params,
+    open_run,
+    store_problem,
 )
-from pipelineml.hooks._requirements import RequirementsHelper
+from pipelineml.hooks._model_selection import infers_requirements, models_to_log
+from pipelineml.hooks._preflight import preflight_problems
+from pipelineml.hooks._problems import Problem, report
+from pipelineml.hooks._requirements_helper import RequirementsHelper
+from pipelineml.hooks._run_state import (
+    MAX_TAG,
+    TAG_INTERRUPTED,
+    TAG_MODEL_URI,
+    TAG_NOT_LOGGED,
+    TAG_PREFLIGHT,
+    RunState,
+    registers,
+)
+from pipelineml.hooks._run_tags import run_tags
+from pipelineml.hooks._tracking_uris import export_uris, user_uri_environ
 from pipelineml.hooks.config import MlflowConfig, parse_config
 from pipelineml.hooks.errors import MlflowRunError
 from pipelineml.hooks.log_model import log_pipeline_model
-from pipelineml.hooks.metrics_dataset import MlflowMetricsDataset
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
+    from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
 __all__ = ["MlflowHook", "mlflow_hook"]
 
 logger = logging.getLogger(__name__)
 
-TAG_NOT_LOGGED = "pipelineml.model_not_logged"
-TAG_MODEL_URI = "pipelineml.model_uri"
-TAG_PREFLIGHT = "pipelineml.preflight"
-TAG_INTERRUPTED = "pipelineml.interrupted"
-MAX_TAG = 5000
-
-# mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI (and the registry likewise),
-# so a value found there later may be the one a previous run set, not the user's. The
-# user's values are kept from before the first export.
-_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-_user_environ: dict[str, str | None] = {}
-_exported_environ: dict[str, str | None] = {}
-
-
-def _user_uri_environ() -> dict[str, str | None]:
-    """The URI variables as the user set them, not as an earlier run exported them."""
-    environ: dict[str, str | None] = {}
-    for variable in _URI_VARIABLES:
-        current = os.environ.get(variable)
-        if variable in _exported_environ and current == _exported_environ[variable]:
-            environ[variable] = _user_environ.get(variable)
-        else:
-            environ[variable] = current
-    return environ
-
-
-def _export_uris(tracking_uri: str, registry_uri: str) -> None:
-    for variable in _URI_VARIABLES:
-        current = os.environ.get(variable)
-        if variable not in _exported_environ or current != _exported_environ[variable]:
-            _user_environ[variable] = current
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(registry_uri)
-    for variable in _URI_VARIABLES:
-        _exported_environ[variable] = os.environ.get(variable)
-
-
 # Several MlflowHook instances may be registered (the entry point's and one in
 # settings.py); the first to see a session owns it and the others stay silent.
 _owners: dict[str, MlflowHook] = {}
 _owners_lock = threading.Lock()
-
-
-@dataclass
-class _RunState:
-    session_id: str
-    run_id: str
-    experiment_id: str
-    owns_run: bool
-    client: MlflowClient
-    to_log: list[tuple[str, PipelineML]]
-    not_logged: dict[str, str]
-    requirements: RequirementsHelper
-    guard: InterruptGuard
-    finished: bool = False
-
-
-def _runner_label(runner: Any) -> str:
-    # KedroSession records str(runner): "<kedro.runner...SequentialRunner object at 0x..>".
-    text = str(runner)
-    match = re.fullmatch(r"<([\w.]+) object at 0x[0-9a-f]+>", text)
-    return match.group(1) if match else text
-
-
-def _infers_requirements(pipeline: PipelineML) -> bool:
-    # MLflow infers requirements unless they are given in full (pip_requirements/conda_env).
-    return not {"pip_requirements", "conda_env"} & pipeline.log_model_kwargs.keys()
-
-
-def _kedro_command() -> str:
-    argv = sys.argv
-    program = Path(argv[0]).name if argv else ""
-    if program in {"kedro", "__main__.py"} or program.startswith("kedro"):
-        return " ".join(["kedro", *argv[1:]])
-    return " ".join(argv)
 
 
 class MlflowHook:
@@ -146,7 +91,7 @@ class MlflowHook:
         self._project_path: Path | None = None
         self._env: str | None = None
         self._conf: ConfFiles | None = None
-        self._state: _RunState | None = None
+        self._state: RunState | None = None
 
     @property
     def config(self) -> MlflowConfig | None:
@@ -189,7 +134,7 @@ class MlflowHook:
 
     @hook_impl
     def before_pipeline_run(
-        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol[Any, Any]
     ) -> None:
         """Check what the models need, open (or reuse) the MLflow run, log parameters.
 
@@ -233,7 +178,7 @@ class MlflowHook:
         self,
         run_params: dict[str, Any],
         pipeline: Pipeline,
-        catalog: Any,
+        catalog: CatalogProtocol[Any, Any],
         config: MlflowConfig,
         names: list[str],
         project_path: Path,
@@ -257,38 +202,38 @@ class MlflowHook:
                     config.tracking_uri,
                 )
         else:
-            environ = _user_uri_environ()
+            environ = user_uri_environ()
             tracking_uri = config.resolved_tracking_uri(project_path, environ)
             registry_uri = config.resolved_registry_uri(project_path, environ)
-            _export_uris(tracking_uri, registry_uri)
-        to_log, not_logged = self._find_models(pipeline, names)
-        problems = self._preflight(to_log, pipeline, catalog, conf)
+            export_uris(tracking_uri, registry_uri)
+        to_log, not_logged = models_to_log(pipeline, names)
+        problems = preflight_problems(to_log, pipeline, catalog, conf)
         if (
             not problems
             and config.prepare_requirements
-            and any(_infers_requirements(pml) for _, pml in to_log)
+            and any(infers_requirements(pml) for _, pml in to_log)
         ):
             # Started before the store is opened, to be ready when training ends.
             helper.start()
-        tags = self._tags(run_params, names)
+        tags = run_tags(run_params, names, self._env)
         try:
             client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
-            experiment_id = "" if reuse else self._experiment_id(client, config)
+            experiment = "" if reuse else experiment_id(client, self._experiment_name(config))
         except Exception as exc:
             raise self._store_error(problems, to_log, tracking_uri, exc, conf) from None
         # A signal between creating the run and recording it would leave it RUNNING, so
         # SIGINT/SIGTERM wait for these few lines (the store answered just above).
         with guard.deferred():
             try:
-                run_id, experiment_id, owns = self._open_run(
-                    client, config, names, tags, active, reuse, experiment_id
+                run_id, run_experiment, owns = open_run(
+                    client, config.run_name or ",".join(names), tags, active, reuse, experiment
                 )
             except Exception as exc:
                 raise self._store_error(problems, to_log, tracking_uri, exc, conf) from None
-            state = _RunState(
+            state = RunState(
                 session_id=session_id,
                 run_id=run_id,
-                experiment_id=experiment_id,
+                experiment_id=run_experiment,
                 owns_run=owns,
                 client=client,
                 to_log=to_log,
@@ -297,48 +242,24 @@ class MlflowHook:
                 guard=guard,
             )
             self._state = state
-        if any(_registers(pml) for _, pml in to_log):
+        if any(registers(pml) for _, pml in to_log):
             try:
                 client.search_registered_models(max_results=1)
             except Exception as exc:
-                problems.append(_store_problem("registry", registry_uri, exc, conf))
+                problems.append(store_problem("registry", registry_uri, exc, conf))
         if problems:
             self._refuse(state, config, problems)
-        self._log_params(state, pipeline, catalog, config, tags if reuse else {})
+        log_params(state, pipeline, catalog, config, tags if reuse else {})
         logger.info("MLflow run %s (%s)", run_id, tracking_uri)
 
-    def _preflight(
-        self,
-        to_log: list[tuple[str, PipelineML]],
-        pipeline: Pipeline,
-        catalog: Any,
-        conf: ConfFiles,
-    ) -> list[Problem]:
-        """Everything that would stop a requested model from being logged after training."""
-        if not to_log:
-            return []
-        problems = run_input_problems(pipeline, catalog, conf)
-        for name, pml in to_log:
-            problems.extend(model_problems(name, pml, pipeline, catalog, conf))
-        unique: dict[str, Problem] = {}
-        for problem in problems:
-            unique.setdefault(problem.subject, problem)
-        return list(unique.values())
-
-    @staticmethod
-    def _report(problems: list[Problem], to_log: list[tuple[str, PipelineML]], outcome: str) -> str:
-        if not to_log:
-            return "\n".join([*(problem.message for problem in problems), outcome])
-        return format_problems(problems, [name for name, _ in to_log], outcome)
-
-    def _refuse(self, state: _RunState, config: MlflowConfig, problems: list[Problem]) -> None:
+    def _refuse(self, state: RunState, config: MlflowConfig, problems: list[Problem]) -> None:
         """Fail the run before any node runs, or, with on_failure: warn, drop the models."""
         stores = [p for p in problems if p.subject.startswith("MLflow ")]
         concerned = {p.pipeline for p in problems}
         if config.on_model_failure == "warn" and not stores and None not in concerned:
-            block = self._report(
+            block = report(
                 problems,
-                [(n, p) for n, p in state.to_log if n in concerned],
+                [n for n, _ in state.to_log if n in concerned],
                 "Training runs anyway (tracking.model.on_failure: warn): no model is logged "
                 "for these PipelineMLs.",
             )
@@ -348,10 +269,10 @@ class MlflowHook:
             state.to_log = [(n, p) for n, p in state.to_log if n not in concerned]
             state.client.set_tag(state.run_id, TAG_PREFLIGHT, block[:MAX_TAG])
             return
-        block = self._report(
+        block = report(
             problems,
-            state.to_log,
-            f"No node has run; MLflow run {state.run_id} {_ended(state, 'FAILED')}.",
+            [n for n, _ in state.to_log],
+            f"No node has run; MLflow run {state.run_id} {state.ended('FAILED')}.",
         )
         try:
             state.client.set_tag(state.run_id, TAG_PREFLIGHT, block[:MAX_TAG])
@@ -367,128 +288,22 @@ class MlflowHook:
         exc: Exception,
         conf: ConfFiles,
     ) -> MlflowRunError:
-        problems.append(_store_problem("tracking", tracking_uri, exc, conf))
+        problems.append(store_problem("tracking", tracking_uri, exc, conf))
         return MlflowRunError(
-            self._report(problems, to_log, "No MLflow run was opened and no node has run.")
+            report(
+                problems, [n for n, _ in to_log], "No MLflow run was opened and no node has run."
+            )
         )
 
-    def _open_run(
-        self,
-        client: MlflowClient,
-        config: MlflowConfig,
-        names: list[str],
-        tags: dict[str, str],
-        active: Any,
-        reuse: bool,
-        experiment_id: str,
-    ) -> tuple[str, str, bool]:
-        """The run to log into, its experiment, and whether this hook opened it (and ends it)."""
-        if reuse:
-            return str(active.info.run_id), str(active.info.experiment_id), False
-        if active is not None:
-            tags["mlflow.parentRunId"] = active.info.run_id
-        run = client.create_run(
-            experiment_id, run_name=config.run_name or ",".join(names), tags=tags
-        )
-        return str(run.info.run_id), str(run.info.experiment_id), True
-
-    def _tags(self, run_params: dict[str, Any], names: list[str]) -> dict[str, str]:
-        from kedro import __version__ as kedro_version
-
-        project_package = package_name()
-        tags = {
-            "kedro.command": _kedro_command(),
-            "kedro.pipeline": ",".join(names),
-            "kedro.session_id": str(run_params.get("run_id")),
-            "kedro.env": str(run_params.get("env") or self._env or "local (default)"),
-            "kedro.runner": _runner_label(run_params.get("runner")),
-            "kedro.version": kedro_version,
-        }
-        if project_package:
-            tags["kedro.package_name"] = project_package
-        for key in ("tags", "node_names", "from_nodes", "to_nodes", "namespaces"):
-            if run_params.get(key):
-                tags[f"kedro.{key}"] = ",".join(map(str, run_params[key]))
-        return tags
-
-    def _experiment_id(self, client: MlflowClient, config: MlflowConfig) -> str:
-        name = config.experiment_name or package_name() or (self._project_path or Path.cwd()).name
-        experiment = client.get_experiment_by_name(name)
-        if experiment is not None:
-            if experiment.lifecycle_stage == "deleted":
-                client.restore_experiment(experiment.experiment_id)
-            return str(experiment.experiment_id)
-        try:
-            return str(client.create_experiment(name))
-        except MlflowException:
-            # Created meanwhile by a concurrent run.
-            experiment = client.get_experiment_by_name(name)
-            if experiment is None:
-                raise
-            return str(experiment.experiment_id)
-
-    def _log_params(
-        self,
-        state: _RunState,
-        pipeline: Pipeline,
-        catalog: Any,
-        config: MlflowConfig,
-        extra_tags: dict[str, str],
-    ) -> None:
-        # The inference pipeline's parameters travel with the model: the run records them.
-        needed = set(pipeline.inputs())
-        for _, pml in state.to_log:
-            needed.update(pml.inference.inputs())
-        used = sorted(name for name in needed if is_parameter(name))
-        values = {name: catalog.load(name) for name in used if name in catalog}
-        params, long_tags = split_long_params(mlflow_params(values, config), config)
-        tags = {**extra_tags, **long_tags}
-        state.client.log_batch(
-            state.run_id,
-            params=[Param(key, value) for key, value in params.items()],
-            tags=[RunTag(key, value) for key, value in tags.items()],
-        )
-
-    @staticmethod
-    def _find_models(
-        pipeline: Pipeline, names: list[str]
-    ) -> tuple[list[tuple[str, PipelineML]], dict[str, str]]:
-        """The PipelineMLs whose model this run logs, and why the others are not logged."""
-        # A model is logged only when every training node of a requested PipelineML ran:
-        # a filtered run (--nodes, --from-nodes...) would log artifacts it did not fit.
-        from kedro.framework.project import pipelines
-
-        to_log: list[tuple[str, PipelineML]] = []
-        not_logged: dict[str, str] = {}
-        ran = set(pipeline.nodes)
-        requested = False
-        for name in names:
-            try:
-                registered = pipelines[name]
-            except KeyError:
-                continue
-            if not isinstance(registered, PipelineML):
-                continue
-            requested = True
-            missing = sorted(node.name for node in registered.nodes if node not in ran)
-            if missing:
-                not_logged[name] = (
-                    f"the run does not include every training node of PipelineML '{name}' "
-                    f"(missing {missing}), so its model is not logged"
-                )
-            else:
-                to_log.append((name, registered))
-        if not requested and isinstance(pipeline, PipelineML):
-            # A PipelineML run outside the project's registry (a session built by hand).
-            to_log.append((",".join(names), pipeline))
-        return to_log, not_logged
+    def _experiment_name(self, config: MlflowConfig) -> str:
+        return config.experiment_name or package_name() or (self._project_path or Path.cwd()).name
 
     # --------------------------------------------------------------- run end
-    def _current(self) -> _RunState | None:
+    def _current(self) -> RunState | None:
         """The run in progress (read again: a signal handler may have ended it)."""
         return self._state
 
-    def _state_for(self, run_params: dict[str, Any]) -> _RunState | None:
+    def _state_for(self, run_params: dict[str, Any]) -> RunState | None:
         """The run this hook opened for the session of ``run_params``, if any."""
         state = self._state
         if state is None or str(run_params.get("run_id")) != state.session_id:
@@ -501,7 +316,7 @@ class MlflowHook:
         run_params: dict[str, Any],
         run_result: dict[str, Any],
         pipeline: Pipeline,
-        catalog: Any,
+        catalog: CatalogProtocol[Any, Any],
     ) -> None:
         """Log metrics and models, then end the run: FINISHED, or FAILED when a model
         requested was not logged.
@@ -520,15 +335,15 @@ class MlflowHook:
             if state.guard.interrupted is not None:
                 state.guard.cleanup()
             elif not state.finished:
-                self._discard_incomplete_models(state)
+                discard_incomplete_models(state)
                 self._finish(state, "FAILED")
             raise
         finally:
             state.guard.restore()
 
-    def _end(self, state: _RunState, pipeline: Pipeline, catalog: Any) -> None:
+    def _end(self, state: RunState, pipeline: Pipeline, catalog: CatalogProtocol[Any, Any]) -> None:
         config = self._config or parse_config({})
-        self._log_metrics(state, pipeline, catalog)
+        log_metrics(state, pipeline, catalog)
         failed: dict[str, str] = {}
         state.requirements.prepare()
         with state.requirements.serving():
@@ -545,7 +360,7 @@ class MlflowHook:
         if not failed:
             self._finish(state, "FINISHED")
             return
-        self._discard_incomplete_models(state)
+        discard_incomplete_models(state)
         lines = [
             f"The model of PipelineML '{name}' was not logged: {error}"
             for name, error in sorted(failed.items())
@@ -560,14 +375,16 @@ class MlflowHook:
             return
         where = self._conf.declaring("mlflow", "tracking") if self._conf else "mlflow.yml"
         lines.append(
-            f"MLflow run {state.run_id} {_ended(state, 'FAILED')}. To end such runs with a warning "
+            f"MLflow run {state.run_id} {state.ended('FAILED')}. To end such runs with a warning "
             f"instead, set tracking.model.on_failure: warn in {where}."
         )
         self._finish(state, "FAILED")
         raise MlflowRunError("\n".join(lines))
 
     @staticmethod
-    def _log_model(state: _RunState, name: str, pml: PipelineML, catalog: Any) -> str | None:
+    def _log_model(
+        state: RunState, name: str, pml: PipelineML, catalog: CatalogProtocol[Any, Any]
+    ) -> str | None:
         """Log one model and print where it is; the error message when it failed."""
         try:
             info = log_pipeline_model(pml, catalog, run_id=state.run_id)
@@ -596,7 +413,7 @@ class MlflowHook:
         error: Exception,
         run_params: dict[str, Any],
         pipeline: Pipeline,
-        catalog: Any,
+        catalog: CatalogProtocol[Any, Any],
     ) -> None:
         """End the run as FAILED (an orchestrator's run is tagged and left open)."""
         state = self._state_for(run_params)
@@ -617,58 +434,19 @@ class MlflowHook:
             return
         state.requirements.close()
         try:
-            self._discard_incomplete_models(state)
+            discard_incomplete_models(state)
             state.client.set_tag(state.run_id, TAG_INTERRUPTED, signal_name)
         finally:
             self._finish(state, "KILLED")
         # A raw write: the interrupted code may hold sys.stderr's buffer lock.
         message = (
-            f"Interrupted by {signal_name}: MLflow run {state.run_id} {_ended(state, 'KILLED')}; "
+            f"Interrupted by {signal_name}: MLflow run {state.run_id} {state.ended('KILLED')}; "
             "a model not completely logged is marked FAILED.\n"
         )
         with contextlib.suppress(OSError):
             os.write(2, message.encode())
 
-    @staticmethod
-    def _discard_incomplete_models(state: _RunState) -> None:
-        """Mark FAILED every model of the run not completely logged; unregister them."""
-        client = state.client
-        try:
-            models = client.search_logged_models(
-                [state.experiment_id], filter_string=f"source_run_id = '{state.run_id}'"
-            )
-        except MlflowException as exc:
-            logger.warning("Could not look up the models of run %s: %s", state.run_id, exc)
-            return
-        incomplete = {m.model_id for m in models if m.status != LoggedModelStatus.READY}
-        for model_id in sorted(incomplete):
-            client.finalize_logged_model(model_id, LoggedModelStatus.FAILED)
-        if not incomplete or not any(_registers(pml) for _, pml in state.to_log):
-            return
-        try:
-            versions = client.search_model_versions(f"run_id = '{state.run_id}'")
-        except MlflowException as exc:
-            logger.warning(
-                "Could not look up the registered versions of run %s: %s", state.run_id, exc
-            )
-            return
-        for version in versions:
-            source_id = str(version.source or "").removeprefix("models:/")
-            if version.model_id in incomplete or source_id in incomplete:
-                client.delete_model_version(version.name, version.version)
-
-    def _log_metrics(self, state: _RunState, pipeline: Pipeline, catalog: Any) -> None:
-        timestamp = int(time.time() * 1000)
-        metrics = []
-        for name in sorted(pipeline.all_outputs()):
-            dataset = catalog.get(name) if name in catalog else None
-            if isinstance(dataset, MlflowMetricsDataset) and dataset.exists():
-                for key, value in dataset.load().items():
-                    metrics.append(Metric(f"{dataset.prefix}{key}", value, timestamp, 0))
-        if metrics:
-            state.client.log_batch(state.run_id, metrics=metrics)
-
-    def _finish(self, state: _RunState, status: str) -> None:
+    def _finish(self, state: RunState, status: str) -> None:
         if state.finished:
             return
         state.finished = True
@@ -682,35 +460,10 @@ class MlflowHook:
             self._release(state.session_id)
 
 
-def _ended(state: _RunState, status: str) -> str:
-    # A run the caller opened (an orchestrator's) is theirs to end: it is only tagged.
-    return f"is marked {status}" if state.owns_run else "(opened by the caller) is left open"
-
-
 def _warn(text: str) -> None:
     """A multi-line warning on stderr, as ``kedro run`` prints its errors: never wrapped."""
     logger.debug("%s", text)
     click.echo(f"Warning: {text}", err=True)
-
-
-def _registers(pml: PipelineML) -> bool:
-    return bool(pml.log_model_kwargs.get("registered_model_name"))
-
-
-def _store_problem(kind: str, uri: str, exc: Exception, conf: ConfFiles) -> Problem:
-    """A tracking or registry store that cannot be opened, with where to change its URI."""
-    first_line = (str(exc).strip().splitlines() or [""])[0][:300]
-    key, variable = (
-        ("server.tracking_uri", "MLFLOW_TRACKING_URI")
-        if kind == "tracking"
-        else ("server.registry_uri", "MLFLOW_REGISTRY_URI")
-    )
-    return Problem(
-        f"MLflow {kind} store",
-        f"The MLflow {kind} store '{uri}' cannot be opened ({type(exc).__name__}: "
-        f"{first_line}). Set {key} in mlflow.yml or {variable} to a store that opens.",
-        conf.declaring("mlflow", "server"),
-    )
 
 
 mlflow_hook = MlflowHook()

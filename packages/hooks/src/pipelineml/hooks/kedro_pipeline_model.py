@@ -1,31 +1,37 @@
-"""``KedroPipelineModel``: a Kedro inference pipeline as an MLflow pyfunc model."""
+"""``KedroPipelineModel``: a Kedro inference pipeline as an MLflow pyfunc model.
+
+Longer than our ~300 lines on purpose: it is one class, and its methods are MLflow's
+``PythonModel`` interface (build, pickle, ``load_context``, ``predict``) sharing one state.
+What they delegate lives beside it: ``_model_arguments`` (what the arguments mean),
+``_artifact_loading`` (checking and reading artifacts), ``_integrity``, ``_node_errors``.
+"""
 
 from __future__ import annotations
 
 import logging
-import pickle
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
-from kedro.io import AbstractDataset, DataCatalog, MemoryDataset
+from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc.model import PythonModel
 
-from pipelineml.core import PipelineML, PipelineMLError
+from pipelineml.core import PipelineMLError
 from pipelineml.core.artifacts import (
     InferenceArtifact,
     artifact_names,
+    artifact_paths,
     check_inference,
     describe_artifacts,
-    extract_artifacts,
-    repoint_config,
 )
+from pipelineml.hooks._artifact_loading import load_artifacts
 from pipelineml.hooks._code_path import follow_the_running_copy, model_code_folder
-from pipelineml.hooks._integrity import differences, fingerprint
+from pipelineml.hooks._integrity import fingerprint
+from pipelineml.hooks._model_arguments import inference_and_input, model_copy_policy
 from pipelineml.hooks._node_errors import failed_node_name
 from pipelineml.hooks.errors import InferenceNodeError, KedroPipelineModelError
 from pipelineml.runners import CopyPolicy, resolve_runner, run_in_memory
@@ -112,35 +118,11 @@ class KedroPipelineModel(PythonModel):
                 output, an input_name that is not an inference input, or an artifact that
                 is not persisted to a local file.
         """
-        if isinstance(pipeline, PipelineML):
-            if input_name is not None and input_name != pipeline.input_name:
-                raise KedroPipelineModelError(
-                    f"input_name {input_name!r} differs from the PipelineML's input_name "
-                    f"{pipeline.input_name!r}; leave input_name out to use the PipelineML's."
-                )
-            inference = pipeline.inference
-            input_name = pipeline.input_name
-        elif isinstance(pipeline, Pipeline):
-            inference = pipeline
-            if input_name is None:
-                raise KedroPipelineModelError(
-                    "input_name is required when pipeline is a plain inference Pipeline; "
-                    f"its inputs are {sorted(pipeline.inputs())}."
-                )
-        else:
-            raise KedroPipelineModelError(
-                "pipeline must be a PipelineML or a kedro Pipeline, got "
-                f"{type(pipeline).__name__} {pipeline!r}."
-            )
+        inference, input_name = inference_and_input(pipeline, input_name)
         try:
             check_inference(inference, input_name)
             described = describe_artifacts(catalog, inference, input_name)
-            policy = CopyPolicy.from_spec(copy_mode)
-            if policy.default is None:
-                # A model must never copy its artifacts per call unless told to: datasets
-                # no rule names are assigned, not left to Kedro's (deep-copying) inference.
-                policy = CopyPolicy(policy.rules, default="assign")
-            self._policy = policy
+            self._policy = model_copy_policy(copy_mode)
             self._runner = None if runner is None else resolve_runner(runner)
         except (PipelineMLError, RunnerError) as exc:
             raise KedroPipelineModelError(str(exc)) from exc
@@ -153,7 +135,7 @@ class KedroPipelineModel(PythonModel):
             short: name for name in described if (short := _short_name(name)) is not None
         }
         self._digests: dict[str, dict[str, str]] = {}
-        self._catalog: Any = catalog
+        self._catalog: CatalogProtocol[Any, Any] | None = catalog
         self._init_runtime()
 
     def _init_runtime(self) -> None:
@@ -261,9 +243,8 @@ class KedroPipelineModel(PythonModel):
                 "it from the training catalog to extract artifacts."
             )
         try:
-            paths = extract_artifacts(
-                self._catalog, self.pipeline, self.input_name, parameters_saving_folder
-            )
+            # The inputs were described (and checked) once, when the model was built.
+            paths = artifact_paths(self._catalog, self._artifacts, parameters_saving_folder)
         except PipelineMLError as exc:
             raise KedroPipelineModelError(str(exc)) from exc
         self._digests = {name: fingerprint(path) for name, path in paths.items()}
@@ -286,32 +267,7 @@ class KedroPipelineModel(PythonModel):
 
     def load_artifacts(self, paths: Mapping[str, str]) -> dict[str, Any]:
         """Load ``{name: local path}`` artifacts as ``load_context`` does, and return them."""
-        expected = set(self._artifacts)
-        given = set(paths)
-        if given != expected:
-            raise KedroPipelineModelError(
-                "The model's artifacts do not match the inference pipeline's inputs: "
-                f"missing {sorted(expected - given)}, unexpected {sorted(given - expected)}. "
-                f"The pipeline needs {sorted(expected)} (every input but {self.input_name!r})."
-            )
-        for name, recorded in self._digests.items():
-            problems = differences(recorded, fingerprint(paths[name]))
-            if problems:
-                raise KedroPipelineModelError(
-                    f"Artifact '{name}' at {paths[name]} does not match the file logged with "
-                    f"the model: {'; '.join(problems)}. Refusing to load a modified artifact."
-                )
-        loaded: dict[str, Any] = {}
-        for name, artifact in self._artifacts.items():
-            path = paths[name]
-            if artifact.kind == "parameter":
-                with open(path, "rb") as stream:
-                    loaded[name] = pickle.load(stream)
-            else:
-                config = repoint_config(artifact.config, path)
-                dataset = AbstractDataset.from_config(name, config)
-                loaded[name] = dataset.load()
-        return loaded
+        return load_artifacts(self._artifacts, self._digests, paths, self.input_name)
 
     # --------------------------------------------------------------- predicting
     def _named_runner(self, name: Any) -> AbstractRunner | None:

@@ -1,4 +1,4 @@
-"""MLflow helpers of the hooks tests: isolated stores and read-only queries."""
+"""MLflow helpers of the tests: SQLite store URIs, isolated stores and read-only queries."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ MLFLOW_ENV = (
 
 
 def sqlite_uri(path: Path) -> str:
-    """``sqlite:///<absolute path>``."""
+    """``sqlite:///<absolute path>``; the folder is created (SQLite creates only the file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path.resolve().as_posix()}"
 
 

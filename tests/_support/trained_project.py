@@ -123,12 +123,6 @@ CATALOG: dict[str, Any] = {
 }
 
 
-def sqlite_uri(path: Path) -> str:
-    """``sqlite:///<absolute path>``; the folder is created (SQLite creates only the file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path.resolve().as_posix()}"
-
-
 def write_project(
     root: Path,
     *,

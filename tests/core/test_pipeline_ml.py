@@ -9,8 +9,7 @@ import pytest
 from kedro.pipeline import Pipeline, node
 
 from pipelineml.core import PipelineML, PipelineMLError, PipelineMLWarning, pipeline_ml_factory
-
-from .conftest import identity
+from tests._support.seed_nodes import identity
 
 
 @pytest.fixture
@@ -154,7 +153,7 @@ def test_add_combines_nodes_as_kedro_does(pml: PipelineML) -> None:
 def test_adding_two_pipelinemls_gives_a_plain_pipeline(
     pml: PipelineML, inference: Pipeline
 ) -> None:
-    """Two PipelineMLs added together are a plain Pipeline, with the warning."""
+    """Two PipelineMLs added together are a plain Pipeline of both, with the warning."""
     other = pipeline_ml_factory(
         Pipeline([node(identity, "d2", "m2", name="fit2")]),
         Pipeline([node(lambda i, m: i, ["rows", "m2"], "out2", name="pred2")]),
@@ -162,8 +161,11 @@ def test_adding_two_pipelinemls_gives_a_plain_pipeline(
     with pytest.warns(PipelineMLWarning):
         result = pml + other
     assert type(result) is Pipeline
-    assert len(result.nodes) == 3
-    assert inference.nodes  # the inference pipeline is untouched
+    assert {n.name for n in result.nodes} == {"fit_scaler", "fit_model", "fit2"}
+    # Neither operand's binding changed.
+    assert set(pml.inference.nodes) == set(inference.nodes)
+    assert {n.name for n in other.inference.nodes} == {"pred2"}
+    assert (pml.input_name, other.input_name) == ("instances", "rows")
 
 
 def test_intersection_of_pipelinemls_with_different_inference(pml: PipelineML) -> None:

@@ -22,21 +22,21 @@ from pipelineml.hooks import MlflowHook, mlflow_hook
 from pipelineml.hooks.errors import MlflowRunError
 from pipelineml.runners import CopyPolicy, DaskRunner, SequentialRunner, ThreadRunner
 from tests._support.kedro_project import run_in_session, run_kedro_cli
-from tests.hooks._mlflow import (
+from tests._support.mlflow_store import (
     all_logged_models,
     all_runs,
     clean_mlflow_state,
     copy_store,
     sqlite_uri,
 )
-from tests.hooks._projects import (
+from tests._support.toy_model import FAST_LOG, frame
+from tests._support.toy_project import (
     PARAMETERS,
     expected_scores,
     make_project,
     package_of,
     run_filtered,
 )
-from tests.hooks._toy import FAST_LOG, frame
 
 NOT_LOGGED_TAG = "pipelineml.model_not_logged"
 PIPELINE_ML_WARNING = pytest.mark.filterwarnings(
@@ -396,17 +396,23 @@ def test_hook_in_settings_as_well_does_not_log_twice(tmp_path: Path, tracking_en
         "from pipelineml.hooks import MlflowHook\n\n"
         "HOOKS = (MlflowHook(),)\n"
     )
-    root = make_project(tmp_path / "project", settings_py=settings_py)
+    root = make_project(
+        tmp_path / "project",
+        settings_py=settings_py,
+        mlflow_yml={"tracking": {"run": {"name": "from-settings"}}},
+    )
 
     run_in_session(root, ["training"])
 
     result = tracked(root, tracking_env)
     assert len(result.runs) == 1
     assert [m.source_run_id for m in result.models] == [result.run.info.run_id]
-    # The settings' instance was registered too (it read the project's mlflow.yml).
+    assert result.run.info.run_name == "from-settings"
+    # The settings' instance was registered too: it read the project's mlflow.yml.
     (from_settings,) = sys.modules[f"{package_of(root)}.settings"].HOOKS
     assert from_settings is not mlflow_hook
     assert from_settings.config is not None
+    assert from_settings.config.run_name == "from-settings"
 
 
 def test_entry_point_exposes_the_hook_instance() -> None:

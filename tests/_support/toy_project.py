@@ -1,4 +1,4 @@
-"""A generated Kedro project for the MlflowHook tests (written with tests._support).
+"""A generated Kedro project for the MlflowHook tests (written by ``make_kedro_project``).
 
 Pipelines:
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tests._support.kedro_project import make_kedro_project
-from tests.hooks._toy import FAST_LOG
+from tests._support.toy_model import FAST_LOG
 
 NODES_PY = '''\
 """Nodes of the generated project."""

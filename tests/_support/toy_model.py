@@ -18,7 +18,7 @@ from kedro.pipeline import Pipeline, node
 
 from pipelineml.core import PipelineML, pipeline_ml_factory
 from pipelineml.runners import SequentialRunner
-from tests.hooks import _nodes
+from tests._support import toy_nodes
 
 TRAIN_X = [float(i) for i in range(10)]
 SCALER = sum(TRAIN_X) / len(TRAIN_X)
@@ -33,8 +33,10 @@ def training_pipeline() -> Pipeline:
     """fit_scaler, then fit_model."""
     return Pipeline(
         [
-            node(_nodes.fit_scaler, "data", "scaler", name="fit_scaler"),
-            node(_nodes.fit_model, ["data", "scaler", "params:alpha"], "model", name="fit_model"),
+            node(toy_nodes.fit_scaler, "data", "scaler", name="fit_scaler"),
+            node(
+                toy_nodes.fit_model, ["data", "scaler", "params:alpha"], "model", name="fit_model"
+            ),
         ]
     )
 
@@ -44,7 +46,7 @@ def inference_pipeline() -> Pipeline:
     return Pipeline(
         [
             node(
-                _nodes.predict,
+                toy_nodes.predict,
                 ["instances", "scaler", "model", "params:threshold"],
                 "predictions",
                 name="predict",
@@ -112,7 +114,7 @@ def trained_catalog(
 
 def expected(x: list[float], threshold: float = THRESHOLD, alpha: float = ALPHA) -> pd.DataFrame:
     """The toy model's answer for ``x``."""
-    return _nodes.expected_predictions(x, SCALER, alpha, threshold)
+    return toy_nodes.expected_predictions(x, SCALER, alpha, threshold)
 
 
 def frame(x: list[float]) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Custom Kedro datasets that let the hooks tests observe how artifacts are handled.
 
-They are referenced from catalogs by their import path (``tests.hooks._datasets.X``), the
-way a project references its own datasets, so ``KedroPipelineModel`` rebuilds them through
+They are referenced from catalogs by their import path
+(``tests._support.observing_datasets.X``), the way a project references its own datasets, so ``KedroPipelineModel`` rebuilds them through
 ``AbstractDataset.from_config`` like any other dataset type.
 """
 

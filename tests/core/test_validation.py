@@ -6,8 +6,7 @@ import pytest
 from kedro.pipeline import Pipeline, node
 
 from pipelineml.core import PipelineMLError, pipeline_ml_factory
-
-from .conftest import fit_scaler, identity, predict
+from tests._support.seed_nodes import fit_scaler, identity, predict
 
 
 def test_inference_with_two_outputs(training: Pipeline) -> None:
@@ -192,9 +191,13 @@ def test_free_input_in_namespaced_pipeline() -> None:
         pipeline_ml_factory(training, inference, input_name="ds.instances")
 
 
-def test_exceptions_are_value_errors() -> None:
-    """PipelineMLError is a ValueError, so callers catching ValueError still work."""
-    assert issubclass(PipelineMLError, ValueError)
+def test_a_caller_catching_value_error_gets_the_pipelineml_error(
+    training: Pipeline, inference: Pipeline
+) -> None:
+    """A broken rule caught as ValueError is the PipelineMLError with its message."""
+    with pytest.raises(ValueError, match=r"input_name 'rows' is not an input") as caught:
+        pipeline_ml_factory(training, inference, input_name="rows")
+    assert caught.type is PipelineMLError
 
 
 def test_empty_inference_pipeline_says_it_has_no_nodes(ds_pipeline: Pipeline) -> None:

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from pipelineml.hooks import MlflowModelDataset, _batch_worker
-from tests.integration import _batch
-from tests.integration._trained import TrainedModel, tracking
+from tests._support import batch_frames
+from tests._support.trained_project import TrainedModel, tracking
 
 __all__ = [
     "CHAMPION",
@@ -75,10 +75,10 @@ def lazy_partitions(numbers: int, rows: int = ROWS, **kwargs: Any) -> Any:
     """A Dask frame whose partitions are built on the workers by ``_batch``."""
     import dask.dataframe as dd
 
-    meta = _batch.partition(0, 0)
+    meta = batch_frames.partition(0, 0)
     if kwargs:
         return dd.from_map(
-            _batch.bad_partition if "kind" in kwargs else _batch.slow_partition,
+            batch_frames.bad_partition if "kind" in kwargs else batch_frames.slow_partition,
             range(numbers),
             rows=rows,
             meta=meta,
@@ -86,7 +86,7 @@ def lazy_partitions(numbers: int, rows: int = ROWS, **kwargs: Any) -> Any:
             **kwargs,
         )
     return dd.from_map(
-        _batch.partition,
+        batch_frames.partition,
         range(numbers),
         rows=rows,
         meta=meta,

@@ -15,10 +15,10 @@ from mlflow.tracking import MlflowClient
 
 from pipelineml.hooks import KedroPipelineModelError, log_pipeline_model
 from pipelineml.runners import ThreadRunner
-from tests.hooks import _nodes
-from tests.hooks._datasets import CountingCSVDataset
-from tests.hooks._mlflow import all_logged_models, own_store
-from tests.hooks._toy import (
+from tests._support import toy_nodes
+from tests._support.mlflow_store import all_logged_models, own_store
+from tests._support.observing_datasets import CountingCSVDataset
+from tests._support.toy_model import (
     FAST_LOG,
     THRESHOLD,
     expected,
@@ -120,7 +120,10 @@ def test_csv_sample_is_read_with_a_row_limit(tmp_path: Path, experiment: str) ->
     """A large CSV input_name is sampled (at most 100 rows read), never loaded whole."""
     big = tmp_path / "big.csv"
     frame([i % 17 for i in range(1000)]).to_csv(big, index=False)
-    counting = {"type": "tests.hooks._datasets.CountingCSVDataset", "filepath": big.as_posix()}
+    counting = {
+        "type": "tests._support.observing_datasets.CountingCSVDataset",
+        "filepath": big.as_posix(),
+    }
     catalog = trained_catalog(tmp_path / "project", entries={"instances": counting})
     CountingCSVDataset.rows_loaded.clear()
 
@@ -221,7 +224,7 @@ def test_reserved_log_model_keyword_is_refused(tmp_path: Path, experiment: str) 
 def test_pipeline_failing_on_the_sample_is_not_logged(tmp_path: Path, experiment: str) -> None:
     """When the inference pipeline fails on the sample, nothing is logged and the error says so."""
     catalog = trained_catalog(tmp_path / "project")
-    failing = Pipeline([node(_nodes.fail_on_scoring, ["instances", "model"], "out", name="f")])
+    failing = Pipeline([node(toy_nodes.fail_on_scoring, ["instances", "model"], "out", name="f")])
 
     with (
         mlflow.start_run(),

@@ -17,8 +17,8 @@ is recorded exactly as in a fresh interpreter (MLflow is imported before recordi
 both), so the requirements are the same; only the waiting is gone.
 
 This replaces one MLflow internal while a model is logged (``requirements_utils._run_command``,
-for the logging thread only, see ``_thread_patch``) and calls others; each is checked before
-use. The helper is used only when nothing it was started with has changed: the same interpreter,
+for the logging thread only) and calls others: all of them are in ``_mlflow_internals``, each
+checked before use. The helper is used only when nothing it was started with has changed: the same interpreter,
 command, environment and working directory. Otherwise, or when it failed, or when MLflow's
 internals used here are not there, MLflow does everything itself as usual.
 """
@@ -36,7 +36,12 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from pipelineml.hooks._thread_patch import ThreadPatch
+from pipelineml.hooks._mlflow_internals import (
+    capture_environment,
+    helper_internals,
+    run_command_patch,
+    seed_modules_map,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,40 +73,8 @@ READY_SECONDS = 60.0
 _VOLATILE_VARIABLES = frozenset({"_MLFLOW_TELEMETRY_SESSION_ID"})
 
 
-def _mlflow_internals() -> tuple[Any, Any] | None:
-    """MLflow's requirements and capture modules, if they have what this module uses."""
-    try:
-        from mlflow.utils import _capture_modules, requirements_utils
-        from mlflow.utils.databricks_utils import is_in_databricks_runtime
-    except ImportError:
-        return None
-    metadata = getattr(requirements_utils, "importlib_metadata", None)
-    if (
-        is_in_databricks_runtime()  # type: ignore[no-untyped-call]  # MLflow has no hints
-        or not callable(getattr(_capture_modules, "main", None))
-        or not callable(getattr(requirements_utils, "_run_command", None))
-        or not callable(getattr(requirements_utils, "_init_modules_to_packages_map", None))
-        or not hasattr(requirements_utils, "_MODULES_TO_PACKAGES")
-        or not callable(getattr(metadata, "packages_distributions", None))
-    ):
-        return None
-    return requirements_utils, _capture_modules
-
-
 def _stable(environ: dict[str, str]) -> dict[str, str]:
     return {key: value for key, value in environ.items() if key not in _VOLATILE_VARIABLES}
-
-
-def capture_environment() -> dict[str, str]:
-    """The environment MLflow gives its capture subprocess, as of now."""
-    from mlflow.environment_variables import _MLFLOW_IN_CAPTURE_MODULE_PROCESS
-
-    environ = os.environ.copy()
-    environ["PATH"] = "/usr/sbin:/sbin:" + environ.get("PATH", "")
-    environ.pop("PYSPARK_GATEWAY_PORT", None)
-    environ.pop("PYSPARK_GATEWAY_SECRET", None)
-    environ[_MLFLOW_IN_CAPTURE_MODULE_PROCESS.name] = "true"
-    return environ
 
 
 class RequirementsHelper:
@@ -129,7 +102,7 @@ class RequirementsHelper:
 
     def start(self) -> None:
         """Start the interpreter, unless MLflow's internals are not the ones expected."""
-        internals = _mlflow_internals()
+        internals = helper_internals()
         if self._process is not None or internals is None:
             return
         _, capture_modules = internals
@@ -177,23 +150,17 @@ class RequirementsHelper:
         except Exception as exc:
             self._fail(exc)
             return False
-        internals = _mlflow_internals()
+        internals = helper_internals()
         if internals is None:
             self.close()
             return False
         requirements_utils, _ = internals
-        if isinstance(scan, dict) and requirements_utils._MODULES_TO_PACKAGES is None:
-            metadata = requirements_utils.importlib_metadata
-            original = metadata.packages_distributions
-            # MLflow's initialiser adds its own entries to the scan: let it run on ours.
-            metadata.packages_distributions = lambda: scan
+        if isinstance(scan, dict):
             try:
-                requirements_utils._init_modules_to_packages_map()
+                seed_modules_map(requirements_utils, scan)
             except Exception as exc:
                 self._fail(exc)
                 return False
-            finally:
-                metadata.packages_distributions = original
         self._ready = True
         return True
 
@@ -289,12 +256,12 @@ class RequirementsHelper:
         MLflow's ``requirements_utils._run_command`` is replaced for this thread only
         (``ThreadPatch``); a command the helper was not started for runs as MLflow runs it.
         """
-        internals = _mlflow_internals()
+        internals = helper_internals()
         if internals is None or self._process is None:
             yield
             return
         requirements_utils, _ = internals
-        with _run_command_patch(requirements_utils).override(self._route):
+        with run_command_patch(requirements_utils).override(self._route):
             yield
 
     def _route(
@@ -310,13 +277,3 @@ class RequirementsHelper:
             self.run(command, timeout_seconds, env)
             return
         original(cmd, timeout_seconds, env=env)
-
-
-_patches: dict[int, ThreadPatch] = {}
-
-
-def _run_command_patch(requirements_utils: Any) -> ThreadPatch:
-    """The one patch of ``requirements_utils._run_command`` this process uses."""
-    return _patches.setdefault(
-        id(requirements_utils), ThreadPatch(requirements_utils, "_run_command")
-    )
