@@ -20,8 +20,8 @@ from kedro.pipeline import Pipeline
 from pipelineml.core import PipelineML
 from tests._support.kedro_project import run_in_session
 from tests._support.mlflow_store import all_logged_models, all_runs
-from tests._support.toy_project import make_project
 from tests._support.toy_model import toy_pipeline_ml
+from tests._support.toy_project import make_project
 
 RECORDER_SETTINGS = '''\
 """Settings with a hook that records the pipeline the session hands to the hooks."""

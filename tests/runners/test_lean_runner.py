@@ -1,4 +1,4 @@
-"""LeanRunner (our SequentialRunner and ThreadRunner) against Kedro's own runners on the same pipelines.
+"""LeanRunner (our SequentialRunner and ThreadRunner) next to Kedro's runners, same pipelines.
 
 Each comparison runs Kedro's runner and ours on equivalent fresh catalogs (persisted
 datasets under separate directories of ``tmp_path``) and compares what comes back, what was
