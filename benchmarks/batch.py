@@ -2,7 +2,9 @@
 
 Run from ``run_all.py``; ``python batch.py one-process <mode> <model> <source> <dest>`` is
 the one-process contender, run in a fresh interpreter per sample so that its peak RSS is
-its own (it prints one JSON line).
+its own (it prints one JSON line). ``python batch.py half <model> <source> <dest> <start>``
+is one of the two processes of the reference floor: the chunked job over every other file,
+started on a line from stdin so that both halves start together.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import json
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +31,15 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _one_process(mode: str, model_dir: str, source: str, dest: str) -> dict[str, Any]:
+def _cpu_seconds() -> float:
+    """User + system CPU of this process, all its threads (pyarrow's pools included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _one_process(
+    mode: str, model_dir: str, source: str, dest: str, first: int = 0, step: int = 1
+) -> dict[str, Any]:
     import mlflow
     import pandas as pd
     import pyarrow.parquet as pq
@@ -36,6 +48,10 @@ def _one_process(mode: str, model_dir: str, source: str, dest: str) -> dict[str,
     files = sorted(Path(source).glob("*.parquet"))
     out = Path(dest)
     out.mkdir(parents=True, exist_ok=True)
+    if mode == "half":
+        print("ready", flush=True)
+        sys.stdin.readline()
+    cpu = _cpu_seconds()
     start = time.perf_counter()
     rows = 0
     if mode == "whole":
@@ -44,12 +60,62 @@ def _one_process(mode: str, model_dir: str, source: str, dest: str) -> dict[str,
         scores.to_parquet(out / "part.0.parquet")
         rows = len(scores)
     else:  # one Parquet file at a time: what a careful one-process job does
-        for index, path in enumerate(files):
-            frame = pq.read_table(path).to_pandas()
+        for index in range(first, len(files), step):
+            frame = pq.read_table(files[index]).to_pandas()
             scores = model.predict(frame)
             scores.to_parquet(out / f"part.{index}.parquet")
             rows += len(scores)
-    return {"seconds": time.perf_counter() - start, "rows": rows, "peak_rss_mb": _peak_rss_mb()}
+    return {
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": _cpu_seconds() - cpu,
+        "ended": time.time(),
+        "rows": rows,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _two_halves(
+    python: Path, model_dir: Path, source: Path, dest: Path, env: Any
+) -> dict[str, Any]:
+    """The chunked job split over two processes (even and odd files), started together.
+
+    A floor, not a contender: no scheduler, no graph, no data moving between processes;
+    what two cores of this machine give on this work when nothing coordinates them.
+    """
+    procs = [
+        subprocess.Popen(
+            [str(python), __file__, "half", str(model_dir), str(source), str(dest), str(first)],
+            env=dict(env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for first in (0, 1)
+    ]
+    try:
+        for proc in procs:  # both have loaded the model before the clock starts
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if line.strip() == "ready":
+                    break
+            else:
+                raise RuntimeError(f"{python} {__file__} half exited before it was ready")
+        started = time.time()
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        halves = [json.loads(proc.communicate(timeout=1800)[0].splitlines()[-1]) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return {
+        "seconds": max(half["ended"] for half in halves) - started,
+        "cpu_seconds": sum(half["cpu_seconds"] for half in halves),
+    }
 
 
 def _make_table(path: Path, rows: int, partitions: int) -> None:
@@ -62,6 +128,16 @@ def _make_table(path: Path, rows: int, partitions: int) -> None:
         table.to_parquet(path, write_index=True)
 
 
+def _workers_cpu(client: Any) -> float:
+    def cpu() -> float:
+        import resource as res
+
+        usage = res.getrusage(res.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    return sum(client.run(cpu).values())
+
+
 def _workers_peak_mb(client: Any) -> list[float]:
     def peak() -> float:
         import resource as res
@@ -71,13 +147,36 @@ def _workers_peak_mb(client: Any) -> list[float]:
     return sorted(client.run(peak).values())
 
 
-def _peaks_after(client: Any, runs: dict[str, Callable[[], object]]) -> dict[str, list[float]]:
-    """Each run on freshly restarted workers, then the peak RSS of every worker (MB)."""
+@contextmanager
+def _dask_client(workdir: Path) -> Iterator[Any]:
+    """A client of a new LocalCluster of 2 single-threaded worker processes."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            local_directory=str(workdir / "dask"),
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _peaks_after(workdir: Path, runs: dict[str, Callable[[], object]]) -> dict[str, list[float]]:
+    """Each run on new worker processes, then the peak RSS of every worker (MB).
+
+    Each run gets a cluster of its own: ``Client.restart`` sometimes waits for its workers
+    forever on this machine (they are never started again), which took the figure with it.
+    """
     peaks: dict[str, list[float]] = {}
     for label, run in runs.items():
-        client.restart()
-        run()
-        peaks[label] = _workers_peak_mb(client)
+        with _dask_client(workdir) as client:
+            run()
+            peaks[label] = _workers_peak_mb(client)
     return peaks
 
 
@@ -92,7 +191,6 @@ def figure_batch(ours: Contender, workdir: Path) -> dict[str, Any]:
     import dask.dataframe as dd
     import mlflow
     import pandas as pd
-    from distributed import Client, LocalCluster
 
     from pipelineml.hooks import batch_predict
 
@@ -123,69 +221,75 @@ def figure_batch(ours: Contender, workdir: Path) -> dict[str, Any]:
         )
         return measured
 
-    samples: dict[str, list[float]] = {
-        "whole": [],
-        "chunked": [],
-        "map_partitions": [],
-        "batch_predict": [],
-    }
-    one_process_rss: dict[str, list[float]] = {"whole": [], "chunked": []}
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-            local_directory=str(workdir / "dask"),
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        # What a Dask user passes as meta: the answer for a couple of real rows, emptied.
-        first = next(iter(sorted(source.glob("*.parquet"))))
-        meta = model.predict(pd.read_parquet(first).head(2)).iloc[:0]
+    # What a Dask user passes as meta: the answer for a couple of real rows, emptied.
+    first = next(iter(sorted(source.glob("*.parquet"))))
+    meta = model.predict(pd.read_parquet(first).head(2)).iloc[:0]
 
-        def hand_written() -> float:
-            start = time.perf_counter()
-            scored = dd.read_parquet(source).map_partitions(model.predict, meta=meta)
-            scored.to_parquet(fresh("map_partitions"), write_index=True)
-            return time.perf_counter() - start
+    def hand_written() -> None:
+        scored = dd.read_parquet(source).map_partitions(model.predict, meta=meta)
+        scored.to_parquet(fresh("map_partitions"), write_index=True)
 
-        def ours_dask(path: Path = source, name: str = "batch_predict") -> float:
-            start = time.perf_counter()
-            scored = batch_predict(model, dd.read_parquet(path), progress=False)
-            scored.to_parquet(fresh(name), write_index=True)
-            return time.perf_counter() - start
+    def ours_dask(path: Path = source, name: str = "batch_predict") -> None:
+        scored = batch_predict(model, dd.read_parquet(path), progress=False)
+        scored.to_parquet(fresh(name), write_index=True)
 
-        # Peak RSS of the workers after scoring N/5 rows and then N rows, each on fresh
-        # worker processes: bounded by partition + model, it does not grow with N.
-        worker_rss = _peaks_after(
-            client,
-            {
-                "batch_predict_small": lambda: ours_dask(source_small, "batch_predict_small"),
-                "batch_predict": ours_dask,
-                "map_partitions": hand_written,
-            },
-        )
+    # Peak RSS of the workers after scoring N/5 rows and then N rows, each on fresh
+    # worker processes: bounded by partition + model, it does not grow with N.
+    worker_rss = _peaks_after(
+        workdir,
+        {
+            "batch_predict_small": lambda: ours_dask(source_small, "batch_predict_small"),
+            "batch_predict": ours_dask,
+            "map_partitions": hand_written,
+        },
+    )
+    with _dask_client(workdir) as client:
+        # One untimed run of each on these workers: the model is then cached there.
+        hand_written()
+        ours_dask()
         log("figure 7: warm-up done")
-        contenders = {
+        contenders: dict[str, Callable[[], dict[str, Any]]] = {
             "whole": lambda: one_process("whole"),
             "chunked": lambda: one_process("chunked"),
-            "map_partitions": hand_written,
-            "batch_predict": ours_dask,
+            "two_processes": lambda: _two_halves(
+                ours.python, ours.model, source, fresh("two_processes"), ours.env
+            ),
+            "map_partitions": lambda: _timed(client, hand_written),
+            "batch_predict": lambda: _timed(client, ours_dask),
         }
-        for index in range(rounds):
-            log(f"figure 7: round {index + 1}/{rounds}")
-            order = list(contenders.items())
-            for name, run in order if index % 2 == 0 else order[::-1]:
-                result = run()
-                if isinstance(result, dict):
-                    samples[name].append(result["seconds"])
-                    one_process_rss[name].append(result["peak_rss_mb"])
-                else:
-                    samples[name].append(result)
-        written = {name: _rows_written(out / name) for name in samples}
-    return _summary(total, partitions, rounds, small, samples, one_process_rss, worker_rss, written)
+        results = _rounds(contenders, rounds)
+        written = {name: _rows_written(out / name) for name in results}
+    return _summary(total, partitions, rounds, small, results, worker_rss, written)
+
+
+def _timed(client: Any, job: Callable[[], object]) -> dict[str, Any]:
+    """Wall time of a Dask job, and the CPU seconds of the workers and of this process."""
+    workers = _workers_cpu(client)
+    here = _cpu_seconds()
+    start = time.perf_counter()
+    job()
+    seconds = time.perf_counter() - start
+    here = _cpu_seconds() - here
+    workers = _workers_cpu(client) - workers
+    return {
+        "seconds": seconds,
+        "cpu_seconds": workers + here,
+        "workers": workers,
+        "client_scheduler": here,
+    }
+
+
+def _rounds(
+    contenders: dict[str, Callable[[], dict[str, Any]]], rounds: int
+) -> dict[str, list[dict[str, Any]]]:
+    """What each contender measured, round by round, the order reversed every other round."""
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in contenders}
+    for index in range(rounds):
+        log(f"figure 7: round {index + 1}/{rounds}")
+        order = list(contenders.items())
+        for name, run in order if index % 2 == 0 else order[::-1]:
+            results[name].append(run())
+    return results
 
 
 def _summary(
@@ -193,13 +297,19 @@ def _summary(
     partitions: int,
     rounds: int,
     small: int,
-    samples: dict[str, list[float]],
-    one_process_rss: dict[str, list[float]],
+    results: dict[str, list[dict[str, Any]]],
     worker_rss: dict[str, list[float]],
     written: dict[str, int],
 ) -> dict[str, Any]:
     """The figure's JSON from what was measured."""
-    medians = {name: stats(values) for name, values in samples.items()}
+
+    def of(name: str, field: str, unit: str = "s") -> dict[str, Any]:
+        return stats([result[field] for result in results[name]], unit)
+
+    medians = {name: of(name, "seconds") for name in results}
+    # CPU seconds (user + system); for Dask, of the workers and of this process (the
+    # client, the LocalCluster's scheduler and nannies) apart.
+    cpu_stats = {name: of(name, "cpu_seconds") for name in results}
     base = medians["whole"]["median"]
     # The one-process time the target is held to is the faster of the two one-process
     # jobs: two workers can at best halve that.
@@ -226,16 +336,22 @@ def _summary(
             "each), scored by the example's logged model and written back as Parquet. One "
             "process: a fresh interpreter per sample, the model loaded before the clock "
             "starts; 'whole' reads the table into one frame and calls model.predict once, "
-            "'chunked' reads, scores and writes one file at a time. Dask: a LocalCluster "
+            "'chunked' reads, scores and writes one file at a time. A floor, not a "
+            "contender: 'two_processes' is the chunked job split over two fresh interpreters "
+            "(even and odd files) started together once both have loaded the model; it "
+            "shows what two cores give on this work with nothing to coordinate. Dask: a LocalCluster "
             "of 2 worker processes (1 thread each), started once; 'map_partitions' is "
             "dd.read_parquet(...).map_partitions(loaded_model.predict, meta=...).to_parquet"
             "(...), what a Dask user writes; 'batch_predict' is batch_predict(loaded_model, "
             "dd.read_parquet(...)).to_parquet(...). The Dask clocks include building and "
-            "submitting the graph. Warm-up: one run of each Dask contender on fresh workers "
-            f"(the model is then cached on the workers); {rounds} rounds, the order reversed "
-            "every other round. Peak RSS per worker: ru_maxrss of each worker process after "
+            "submitting the graph. Warm-up: one untimed run of each Dask contender on the "
+            f"cluster's workers (the model is then cached there); {rounds} rounds, the order reversed "
+            "every other round. CPU seconds: user + system time over the timed section, of the "
+            "one-process interpreters (all threads), and for Dask of the two worker processes "
+            "plus the benchmark's own process (the client and the LocalCluster's scheduler "
+            "and nannies, which run there). Peak RSS per worker: ru_maxrss of each worker process after "
             f"scoring {small:,} rows and then {total:,} rows (same partition size), each on "
-            "freshly restarted workers."
+            "the new worker processes of a LocalCluster of its own."
         ),
         "rows": total,
         "partitions": partitions,
@@ -248,13 +364,28 @@ def _summary(
             ),
             "batch_predict_vs_map_partitions": vs_hand,
             "map_partitions_vs_whole": ratio(medians["map_partitions"]["median"], base),
+            "two_processes_vs_chunked": ratio(
+                medians["two_processes"]["median"], medians["chunked"]["median"]
+            ),
+            "batch_predict_vs_two_processes": ratio(
+                medians["batch_predict"]["median"], medians["two_processes"]["median"]
+            ),
+        },
+        "cpu_seconds": cpu_stats,
+        "cpu_seconds_dask": {
+            name: {part: of(name, part) for part in ("workers", "client_scheduler")}
+            for name in ("map_partitions", "batch_predict")
+        },
+        "cpu_vs_chunked": {
+            name: ratio(value["median"], cpu_stats["chunked"]["median"])
+            for name, value in cpu_stats.items()
         },
         "rows_per_second": {
             name: (total / value["median"]) if value["median"] else None
             for name, value in medians.items()
         },
         "peak_rss_mb": {
-            "one_process": {name: stats(values, "MB") for name, values in one_process_rss.items()},
+            "one_process": {name: of(name, "peak_rss_mb", "MB") for name in ("whole", "chunked")},
             "workers": worker_rss,
             "small_rows": small,
         },
@@ -264,8 +395,13 @@ def _summary(
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
     if len(sys.argv) == 6 and sys.argv[1] == "one-process":
-        os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
         print(json.dumps(_one_process(*sys.argv[2:6])))
+    elif len(sys.argv) == 6 and sys.argv[1] == "half":
+        print(json.dumps(_one_process("half", *sys.argv[2:5], first=int(sys.argv[5]), step=2)))
     else:
-        raise SystemExit("usage: batch.py one-process whole|chunked MODEL SOURCE DEST")
+        raise SystemExit(
+            "usage: batch.py one-process whole|chunked MODEL SOURCE DEST\n"
+            "       batch.py half MODEL SOURCE DEST 0|1"
+        )

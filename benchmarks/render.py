@@ -275,12 +275,16 @@ def _batch(fig: dict[str, Any]) -> tuple[str, str]:
     labels = {
         "whole": "one process, model.predict over the whole frame",
         "chunked": "one process, one Parquet file at a time",
+        "two_processes": "floor, not a contender: two processes, half the files each",
         "map_partitions": "Dask, hand-written map_partitions(loaded_model.predict)",
         "batch_predict": "Dask, batch_predict",
     }
     versus = {
         "whole": "1.00x",
         "chunked": times(ratio_of(seconds, "chunked", "whole")),
+        "two_processes": times(ratio_of(seconds, "two_processes", "whole"))
+        if "two_processes" in seconds
+        else "",
         "map_partitions": times(ratios["map_partitions_vs_whole"]),
         "batch_predict": times(ratios["batch_predict_vs_whole"]),
     }
@@ -293,8 +297,25 @@ def _batch(fig: dict[str, Any]) -> tuple[str, str]:
             f"{fig['rows_written'][name]:,}",
         ]
         for name, label in labels.items()
+        if name in seconds  # results from before the floor and CPU columns were measured
     ]
     body = table(["Contender", "Time", "Rows/s", "vs whole frame", "Rows written"], rows)
+    cpu = fig.get("cpu_seconds")
+    if cpu:
+        split = fig["cpu_seconds_dask"]
+        body += (
+            "\n\nCPU seconds (user + system, median): "
+            + ", ".join(f"{name} {cpu[name]['median']:.2f} s" for name in labels if name in cpu)
+            + "; of which Dask workers / client + scheduler: "
+            + ", ".join(
+                f"{name} {parts['workers']['median']:.2f} s / "
+                f"{parts['client_scheduler']['median']:.2f} s"
+                for name, parts in split.items()
+            )
+            + f". Two processes / one process chunked: "
+            f"{times(ratios.get('two_processes_vs_chunked'))} of the time; batch_predict / "
+            f"two processes: {times(ratios.get('batch_predict_vs_two_processes'))}."
+        )
     rss = fig["peak_rss_mb"]
     one = rss["one_process"]
     workers = rss["workers"]
