@@ -86,9 +86,11 @@ def load_pyfunc(
                 )
             return mlflow.pyfunc.load_model(local)
     except (MlflowException, OSError) as exc:
+        # MLflow's own message may end with a full stop; ours follows it.
+        reason = str(getattr(exc, "message", None) or exc).rstrip().rstrip(".")
         raise error(
             f"Could not load the MLflow model {model_uri!r} (tracking store {tracking!r}, "
-            f"model registry {registry!r}): {getattr(exc, 'message', None) or exc}. Check the "
+            f"model registry {registry!r}): {reason}. Check the "
             "URI (models:/<name>/<version>, models:/<name>@<alias>, models:/m-<id>, "
             "runs:/<run id>/<path> or a local folder) and the stores."
         ) from exc
