@@ -12,7 +12,10 @@ parent; no logger level is changed. Runs without a hook manager (models scoring 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pluggy import PluginManager
 
 logger = logging.getLogger("pipelineml.runners")
 
@@ -57,7 +60,7 @@ class Progress:
         self.info("Pipeline execution completed successfully in %.1f sec.", seconds)
 
 
-def session_progress(hook_manager: Any, total: int) -> Progress | None:
+def session_progress(hook_manager: PluginManager | None, total: int) -> Progress | None:
     """A ``Progress`` for a run with hooks, or ``None`` (no hooks, or INFO turned off)."""
     if hook_manager is None:
         return None
