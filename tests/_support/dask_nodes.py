@@ -30,6 +30,11 @@ def with_pid(x: int) -> dict[str, int]:
     return {"value": x, "pid": os.getpid()}
 
 
+def malloc_environ() -> tuple[str | None, str | None]:
+    """``MALLOC_TRIM_THRESHOLD_`` and ``OMP_NUM_THREADS`` as this process got them."""
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")
+
+
 def fail(x: int) -> int:
     """Always raises, with a recognisable message."""
     raise KeyError(f"node failed on purpose with {x}")

@@ -31,6 +31,8 @@ from kedro_datasets.pickle import PickleDataset  # noqa: E402
 from pipelineml.runners import DaskRunner, SequentialRunner  # noqa: E402
 from pipelineml.runners.errors import ClusterConnectionError  # noqa: E402
 from tests._support import dask_nodes  # noqa: E402
+
+_TRIM_SETTING = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 from tests._support.kedro_project import make_kedro_project, run_kedro_cli  # noqa: E402
 from tests._support.net import free_port  # noqa: E402
 from tests._support.servers import (  # noqa: E402
@@ -279,6 +281,36 @@ def test_own_local_cluster_is_reused_and_closed() -> None:
     assert (first, second) == ({"d": 4}, {"d": 7})
     assert not runner.connected
     assert cluster.status.name == "closed"
+
+
+@pytest.mark.parametrize(
+    ("environ", "setting", "expected"),
+    [
+        (None, None, None),  # Dask's 65536 is left out: glibc adapts its mmap threshold
+        ("262144", None, "262144"),  # the user's environment is inherited
+        (None, 131072, "131072"),  # a value of the user's own in dask's config is kept
+    ],
+)
+def test_own_local_cluster_leaves_glibc_malloc_tuning_alone(
+    environ: str | None,
+    setting: int | None,
+    expected: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Workers of its LocalCluster get Dask's pre-spawn settings but its malloc trimming."""
+    import dask
+
+    # A nanny writes its settings into this process's environment: start from a clean one.
+    if environ is None:
+        monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    else:
+        monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", environ)
+    overrides = {} if setting is None else {_TRIM_SETTING: setting}
+    with dask.config.set(overrides), DaskRunner(cluster_kwargs={"n_workers": 1}) as runner:
+        assert runner.run_in_memory(diamond(), {"a": 1}) == {"d": 4}
+        seen = list(runner.client.run(dask_nodes.malloc_environ).values())
+        assert dask.config.get(_TRIM_SETTING) == (setting or 65536)  # put back after starting
+    assert seen == [(expected, "1")]
 
 
 def test_closing_its_own_cluster_logs_nothing_from_distributed(

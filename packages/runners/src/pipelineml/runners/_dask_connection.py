@@ -12,7 +12,8 @@ import atexit
 import logging
 import os
 import threading
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from pipelineml.runners.errors import ClusterConnectionError
@@ -29,6 +30,17 @@ DEFAULT_CLUSTER: Mapping[str, Any] = {
     # The scheduler always serves HTTP (health, metrics); keep it on loopback.
     "dashboard_address": "127.0.0.1:0",
 }
+
+# Dask's nanny gives every worker MALLOC_TRIM_THRESHOLD_=65536 (its config
+# distributed.nanny.pre-spawn-environ), so that glibc hands freed memory back at once. Setting
+# it also switches off glibc's adaptive mmap threshold: every array over 128 KiB is then a
+# fresh mapping, zero-filled page by page, and pandas work on 100k-row partitions spends as
+# much CPU in page faults as in the work itself (figure 7: 4.5x the page faults and twice the
+# system time of the same loop in a plain process). The LocalCluster started here leaves
+# glibc's defaults, unless the setting was changed from Dask's value; the environment
+# variable, when set in this process, is inherited by the workers and still wins.
+_TRIM_SETTING = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+_DASK_TRIM_DEFAULT = 65536
 
 # A client closing on a scheduler that is already gone waits this long at most.
 _CLOSE_TIMEOUT = 2.0
@@ -86,8 +98,21 @@ def connect(
         return client, None
     kwargs = {**DEFAULT_CLUSTER, **cluster_kwargs}
     kwargs.setdefault("n_workers", os.cpu_count() or 1)
-    cluster = distributed.LocalCluster(**kwargs)
+    with _glibc_malloc_defaults():
+        cluster = distributed.LocalCluster(**kwargs)
     return distributed.Client(cluster, set_as_default=set_as_default), cluster
+
+
+@contextmanager
+def _glibc_malloc_defaults() -> Iterator[None]:
+    """Start workers without Dask's ``MALLOC_TRIM_THRESHOLD_`` (see ``_TRIM_SETTING``)."""
+    import dask
+
+    if str(dask.config.get(_TRIM_SETTING, None)) != str(_DASK_TRIM_DEFAULT):
+        yield  # unset already, or a value of the user's own
+        return
+    with dask.config.set({_TRIM_SETTING: None}):
+        yield
 
 
 def shutdown(client: Any, cluster: Any) -> None:
