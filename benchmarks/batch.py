@@ -13,6 +13,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -23,7 +24,20 @@ from typing import Any
 
 from _common import Contender, env_int, log, ratio, run_json, stats
 
-TARGET = 0.6  # batch_predict / one process (whole frame)
+DASK_CONTENDERS = (
+    "map_partitions",
+    "batch_predict",
+    "map_partitions_dask_environ",
+    "batch_predict_dask_environ",
+)
+PAIRED = (
+    ("batch_predict", "chunked"),
+    ("two_processes", "chunked"),
+    ("batch_predict", "two_processes"),
+    ("batch_predict", "map_partitions"),
+    ("batch_predict", "batch_predict_dask_environ"),
+)
+TARGET = 0.6  # batch_predict / the faster one-process job
 
 
 def _peak_rss_mb() -> float:
@@ -52,6 +66,7 @@ def _one_process(
         print("ready", flush=True)
         sys.stdin.readline()
     cpu = _cpu_seconds()
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     start = time.perf_counter()
     rows = 0
     if mode == "whole":
@@ -68,6 +83,7 @@ def _one_process(
     return {
         "seconds": time.perf_counter() - start,
         "cpu_seconds": _cpu_seconds() - cpu,
+        "minor_faults": resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults,
         "ended": time.time(),
         "rows": rows,
         "peak_rss_mb": _peak_rss_mb(),
@@ -115,6 +131,7 @@ def _two_halves(
     return {
         "seconds": max(half["ended"] for half in halves) - started,
         "cpu_seconds": sum(half["cpu_seconds"] for half in halves),
+        "minor_faults": sum(half["minor_faults"] for half in halves),
     }
 
 
@@ -128,14 +145,17 @@ def _make_table(path: Path, rows: int, partitions: int) -> None:
         table.to_parquet(path, write_index=True)
 
 
-def _workers_cpu(client: Any) -> float:
-    def cpu() -> float:
+def _workers_usage(client: Any) -> tuple[float, int]:
+    """CPU seconds (user + system) and minor page faults, summed over the workers."""
+
+    def usage() -> tuple[float, int]:
         import resource as res
 
-        usage = res.getrusage(res.RUSAGE_SELF)
-        return usage.ru_utime + usage.ru_stime
+        own = res.getrusage(res.RUSAGE_SELF)
+        return own.ru_utime + own.ru_stime, own.ru_minflt
 
-    return sum(client.run(cpu).values())
+    per_worker = client.run(usage).values()
+    return sum(cpu for cpu, _ in per_worker), sum(faults for _, faults in per_worker)
 
 
 def _workers_peak_mb(client: Any) -> list[float]:
@@ -147,23 +167,49 @@ def _workers_peak_mb(client: Any) -> list[float]:
     return sorted(client.run(peak).values())
 
 
+# What Dask's nanny puts in every worker's environment; the LocalCluster that batch_predict
+# (and DaskRunner) start themselves leaves it out (see pipelineml.runners._dask_connection).
+_TRIM = "MALLOC_TRIM_THRESHOLD_"
+_TRIM_SETTING = f"distributed.nanny.pre-spawn-environ.{_TRIM}"
+
+
 @contextmanager
-def _dask_client(workdir: Path) -> Iterator[Any]:
-    """A client of a new LocalCluster of 2 single-threaded worker processes."""
+def _dask_client(workdir: Path, *, dask_environ: bool = False) -> Iterator[Any]:
+    """A client of a new LocalCluster of 2 single-threaded worker processes.
+
+    Its workers start as those of the LocalCluster batch_predict starts when no cluster is
+    configured, without Dask's ``MALLOC_TRIM_THRESHOLD_``; ``dask_environ=True`` keeps
+    it, as a plain ``LocalCluster()`` does. Which one the workers got is checked.
+    """
+    import dask
     from distributed import Client, LocalCluster
 
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-            local_directory=str(workdir / "dask"),
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
+    inherited = os.environ.get(_TRIM)
+    wanted = {str(dask.config.get(_TRIM_SETTING)) if dask_environ else inherited}
+    try:
+        # The setting is read as the nannies start; not around the block, so that a
+        # second cluster started meanwhile reads its own.
+        with dask.config.set({} if dask_environ else {_TRIM_SETTING: None}):
+            cluster = LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address="127.0.0.1:0",
+                local_directory=str(workdir / "dask"),
+            )
+        with cluster, Client(cluster, set_as_default=False) as client:
+            seen = set(client.run(lambda: os.environ.get(_TRIM)).values())
+            if seen != wanted:
+                raise RuntimeError(f"workers started with {_TRIM}={seen}, expected {wanted}")
+            yield client
+    finally:
+        # A nanny writes its settings into this process's environment before it spawns a
+        # worker: the next cluster (and the one-process jobs) must not inherit them.
+        if inherited is None:
+            os.environ.pop(_TRIM, None)
+        else:
+            os.environ[_TRIM] = inherited
 
 
 def _peaks_after(workdir: Path, runs: dict[str, Callable[[], object]]) -> dict[str, list[float]]:
@@ -174,7 +220,7 @@ def _peaks_after(workdir: Path, runs: dict[str, Callable[[], object]]) -> dict[s
     """
     peaks: dict[str, list[float]] = {}
     for label, run in runs.items():
-        with _dask_client(workdir) as client:
+        with _dask_client(workdir) as client, client.as_current():
             run()
             peaks[label] = _workers_peak_mb(client)
     return peaks
@@ -225,9 +271,9 @@ def figure_batch(ours: Contender, workdir: Path) -> dict[str, Any]:
     first = next(iter(sorted(source.glob("*.parquet"))))
     meta = model.predict(pd.read_parquet(first).head(2)).iloc[:0]
 
-    def hand_written() -> None:
+    def hand_written(name: str = "map_partitions") -> None:
         scored = dd.read_parquet(source).map_partitions(model.predict, meta=meta)
-        scored.to_parquet(fresh("map_partitions"), write_index=True)
+        scored.to_parquet(fresh(name), write_index=True)
 
     def ours_dask(path: Path = source, name: str = "batch_predict") -> None:
         scored = batch_predict(model, dd.read_parquet(path), progress=False)
@@ -243,10 +289,15 @@ def figure_batch(ours: Contender, workdir: Path) -> dict[str, Any]:
             "map_partitions": hand_written,
         },
     )
-    with _dask_client(workdir) as client:
+    with (
+        _dask_client(workdir) as client,
+        _dask_client(workdir, dask_environ=True) as dask_client,
+    ):
         # One untimed run of each on these workers: the model is then cached there.
-        hand_written()
-        ours_dask()
+        for on in (client, dask_client):
+            with on.as_current():
+                hand_written()
+                ours_dask()
         log("figure 7: warm-up done")
         contenders: dict[str, Callable[[], dict[str, Any]]] = {
             "whole": lambda: one_process("whole"),
@@ -256,6 +307,12 @@ def figure_batch(ours: Contender, workdir: Path) -> dict[str, Any]:
             ),
             "map_partitions": lambda: _timed(client, hand_written),
             "batch_predict": lambda: _timed(client, ours_dask),
+            "map_partitions_dask_environ": lambda: _timed(
+                dask_client, lambda: hand_written("map_partitions_dask_environ")
+            ),
+            "batch_predict_dask_environ": lambda: _timed(
+                dask_client, lambda: ours_dask(name="batch_predict_dask_environ")
+            ),
         }
         results = _rounds(contenders, rounds)
         written = {name: _rows_written(out / name) for name in results}
@@ -264,18 +321,20 @@ def figure_batch(ours: Contender, workdir: Path) -> dict[str, Any]:
 
 def _timed(client: Any, job: Callable[[], object]) -> dict[str, Any]:
     """Wall time of a Dask job, and the CPU seconds of the workers and of this process."""
-    workers = _workers_cpu(client)
+    workers, faults = _workers_usage(client)
     here = _cpu_seconds()
     start = time.perf_counter()
-    job()
+    with client.as_current():
+        job()
     seconds = time.perf_counter() - start
     here = _cpu_seconds() - here
-    workers = _workers_cpu(client) - workers
+    after, faults_after = _workers_usage(client)
     return {
         "seconds": seconds,
-        "cpu_seconds": workers + here,
-        "workers": workers,
+        "cpu_seconds": after - workers + here,
+        "workers": after - workers,
         "client_scheduler": here,
+        "minor_faults": faults_after - faults,
     }
 
 
@@ -340,7 +399,12 @@ def _summary(
             "contender: 'two_processes' is the chunked job split over two fresh interpreters "
             "(even and odd files) started together once both have loaded the model; it "
             "shows what two cores give on this work with nothing to coordinate. Dask: a LocalCluster "
-            "of 2 worker processes (1 thread each), started once; 'map_partitions' is "
+            "of 2 worker processes (1 thread each), started once, whose workers start as "
+            "those of the LocalCluster batch_predict starts itself (without Dask's "
+            "MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's adaptive mmap threshold); "
+            "the '_dask_environ' rows run the same two jobs on a second such cluster whose "
+            "workers keep it, as a plain LocalCluster() does, both clusters up throughout; "
+            "'map_partitions' is "
             "dd.read_parquet(...).map_partitions(loaded_model.predict, meta=...).to_parquet"
             "(...), what a Dask user writes; 'batch_predict' is batch_predict(loaded_model, "
             "dd.read_parquet(...)).to_parquet(...). The Dask clocks include building and "
@@ -349,7 +413,8 @@ def _summary(
             "every other round. CPU seconds: user + system time over the timed section, of the "
             "one-process interpreters (all threads), and for Dask of the two worker processes "
             "plus the benchmark's own process (the client and the LocalCluster's scheduler "
-            "and nannies, which run there). Peak RSS per worker: ru_maxrss of each worker process after "
+            "and nannies, which run there). Minor page faults: ru_minflt over the same "
+            "section, of the one-process interpreters and of the Dask workers. Peak RSS per worker: ru_maxrss of each worker process after "
             f"scoring {small:,} rows and then {total:,} rows (same partition size), each on "
             "the new worker processes of a LocalCluster of its own."
         ),
@@ -370,12 +435,36 @@ def _summary(
             "batch_predict_vs_two_processes": ratio(
                 medians["batch_predict"]["median"], medians["two_processes"]["median"]
             ),
+            # The same two jobs on workers with Dask's MALLOC_TRIM_THRESHOLD_.
+            "batch_predict_dask_environ_vs_map_partitions_dask_environ": ratio(
+                medians["batch_predict_dask_environ"]["median"],
+                medians["map_partitions_dask_environ"]["median"],
+            ),
+            "batch_predict_vs_batch_predict_dask_environ": ratio(
+                medians["batch_predict"]["median"], medians["batch_predict_dask_environ"]["median"]
+            ),
+            # What each gets with nothing configured: batch_predict its own LocalCluster,
+            # the hand-written job a plain LocalCluster().
+            "batch_predict_vs_map_partitions_dask_environ": ratio(
+                medians["batch_predict"]["median"], medians["map_partitions_dask_environ"]["median"]
+            ),
+        },
+        # Each round's ratio, then their median: what drifts between rounds (a busy host)
+        # cancels out within a round.
+        "paired_ratios": {
+            f"{a}_vs_{b}": statistics.median(
+                x["seconds"] / y["seconds"] for x, y in zip(results[a], results[b], strict=True)
+            )
+            for a, b in PAIRED
         },
         "cpu_seconds": cpu_stats,
         "cpu_seconds_dask": {
             name: {part: of(name, part) for part in ("workers", "client_scheduler")}
-            for name in ("map_partitions", "batch_predict")
+            for name in DASK_CONTENDERS
         },
+        # Minor page faults over the timed section: of the one-process interpreters, and
+        # of the Dask workers.
+        "minor_page_faults": {name: of(name, "minor_faults", "") for name in results},
         "cpu_vs_chunked": {
             name: ratio(value["median"], cpu_stats["chunked"]["median"])
             for name, value in cpu_stats.items()

@@ -278,6 +278,10 @@ def _batch(fig: dict[str, Any]) -> tuple[str, str]:
         "two_processes": "floor, not a contender: two processes, half the files each",
         "map_partitions": "Dask, hand-written map_partitions(loaded_model.predict)",
         "batch_predict": "Dask, batch_predict",
+        "map_partitions_dask_environ": "Dask, hand-written, workers with Dask's "
+        "MALLOC_TRIM_THRESHOLD_",
+        "batch_predict_dask_environ": "Dask, batch_predict, workers with Dask's "
+        "MALLOC_TRIM_THRESHOLD_",
     }
     versus = {
         "whole": "1.00x",
@@ -287,6 +291,11 @@ def _batch(fig: dict[str, Any]) -> tuple[str, str]:
         else "",
         "map_partitions": times(ratios["map_partitions_vs_whole"]),
         "batch_predict": times(ratios["batch_predict_vs_whole"]),
+        **{
+            name: times(ratio_of(seconds, name, "whole"))
+            for name in ("map_partitions_dask_environ", "batch_predict_dask_environ")
+            if name in seconds
+        },
     }
     rows = [
         [
@@ -312,9 +321,27 @@ def _batch(fig: dict[str, Any]) -> tuple[str, str]:
                 f"{parts['client_scheduler']['median']:.2f} s"
                 for name, parts in split.items()
             )
+            + (
+                "; minor page faults (thousands, median): "
+                + ", ".join(
+                    f"{name} {faults[name]['median'] / 1000:,.0f}"
+                    for name in labels
+                    if name in faults
+                )
+                if (faults := fig.get("minor_page_faults"))
+                else ""
+            )
             + f". Two processes / one process chunked: "
             f"{times(ratios.get('two_processes_vs_chunked'))} of the time; batch_predict / "
             f"two processes: {times(ratios.get('batch_predict_vs_two_processes'))}."
+        )
+    paired = fig.get("paired_ratios")
+    if paired:
+        body += "\n\nThe same ratios taken round by round (median of each round's ratio): " + (
+            ", ".join(
+                f"{name.replace('_vs_', ' / ')} {times(value)}" for name, value in paired.items()
+            )
+            + "."
         )
     rss = fig["peak_rss_mb"]
     one = rss["one_process"]
@@ -322,7 +349,18 @@ def _batch(fig: dict[str, Any]) -> tuple[str, str]:
     body += (
         f"\n\nbatch_predict / hand-written map_partitions: "
         f"{times(ratios['batch_predict_vs_map_partitions'])}; batch_predict / one process "
-        f"chunked: {times(ratios['batch_predict_vs_chunked'])}.\n\n"
+        f"chunked: {times(ratios['batch_predict_vs_chunked'])}."
+        + (
+            " With Dask's MALLOC_TRIM_THRESHOLD_ on the workers: batch_predict / hand-written "
+            f"{times(ratios['batch_predict_dask_environ_vs_map_partitions_dask_environ'])}; "
+            "batch_predict without it / with it "
+            f"{times(ratios['batch_predict_vs_batch_predict_dask_environ'])}; batch_predict on "
+            "its own LocalCluster / the hand-written job on a plain LocalCluster() "
+            f"{times(ratios['batch_predict_vs_map_partitions_dask_environ'])}."
+            if "batch_predict_dask_environ_vs_map_partitions_dask_environ" in ratios
+            else ""
+        )
+        + "\n\n"
         f"Peak RSS: one process whole frame {spread(one['whole'], mb)}, chunked "
         f"{spread(one['chunked'], mb)}; per Dask worker (2 workers) with batch_predict "
         f"{', '.join(mb(v) for v in workers['batch_predict_small'])} after "
@@ -433,6 +471,20 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
 }
 
 
+def _kept_note(results: dict[str, Any]) -> str:
+    """What a subset run says of the figures it kept from earlier runs."""
+    now = results.get("measured_now")
+    numbers = [fig["number"] for fig in results["figures"]]
+    if not now or set(numbers) <= set(now):
+        return ""
+    return (
+        f" This run measured {'figure' if len(now) == 1 else 'figures'} "
+        f"{', '.join(str(n) for n in now)}; the others are kept "
+        "from earlier runs, each with its own date (and machine, where it was recorded) "
+        "under its table."
+    )
+
+
 def render(results: dict[str, Any]) -> str:
     """The Markdown that goes between the markers."""
     machine, versions = results["machine"], results["versions"]
@@ -451,7 +503,8 @@ def render(results: dict[str, Any]) -> str:
             f"{heading}\n\nTarget: {fig['target']}. Met: {yes(fig['met'])}.\n\n"
             f"{body}\n\n*How:* {fig['method']} Load average (1, 5, 15 min) before "
             f"{load.get('before')}, after {load.get('after')}."
-            + (f" Measured {fig['measured']}." if fig.get("measured") else "")
+            + (f" Measured {fig['measured']}" if fig.get("measured") else "")
+            + (f" on {fig['machine']}." if fig.get("machine") else ".")
         )
         summary_rows.append(
             [str(fig["number"]), fig["title"], fig["target"], summary, yes(fig["met"])]
@@ -462,7 +515,8 @@ def render(results: dict[str, Any]) -> str:
         f"{machine['platform']}; load average before {machine['load_before']}, after "
         f"{machine['load_after']} (other work was running: ratios are measured side by "
         f"side, absolute times move with the load). `nox -s bench` took "
-        f"{results['wall_seconds'] / 60:.1f} min of measuring; settings: {settings}.",
+        f"{results['wall_seconds'] / 60:.1f} min of measuring; settings: {settings}."
+        + _kept_note(results),
         "",
         f"Versions: Python {versions['python']}, Kedro {ours_v['kedro']}, MLflow "
         f"{ours_v['mlflow']}, distributed {ours_v['distributed']}, scikit-learn "

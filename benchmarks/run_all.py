@@ -234,6 +234,7 @@ def main() -> int:
 
     for figure in figures:
         figure["measured"] = now_iso()
+        figure["machine"] = f"{machine_info()['cpu_model']} ({machine_info()['cores']} cores)"
     if set(wanted) != set(ALL_FIGURES) and args.out.exists():
         # A subset run keeps the other figures of the previous results, each with its date.
         previous = json.loads(args.out.read_text(encoding="utf-8"))
@@ -245,6 +246,7 @@ def main() -> int:
         figures = sorted([*kept, *figures], key=lambda figure: figure["number"])
     results = {
         "date": now_iso(),
+        "measured_now": sorted(wanted),
         "machine": {**machine_info(), "load_before": load_before, "load_after": load_average()},
         "versions": {
             "python": machine_info()["python"],

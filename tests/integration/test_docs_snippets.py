@@ -52,7 +52,7 @@ EXECUTED_PAGES = {
     "batch-scoring.md",
 }
 # Pages whose blocks start worker processes.
-SLOW_PAGES = {"runners.md"}
+SLOW_PAGES = {"runners.md", "batch-scoring.md"}
 
 OUTPUT_INFO = 'text title="Output"'
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
@@ -209,6 +209,8 @@ def docs_workdir(
     for variable in ("MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    # What a Dask nanny started earlier in this process left in its environment.
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
