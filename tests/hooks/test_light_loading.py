@@ -49,10 +49,12 @@ PROBE = textwrap.dedent(
 )
 
 
-def _probe(script: str, *args: str) -> dict[str, Any]:
+def _probe(script: str, *args: str, cwd: Path) -> dict[str, Any]:
+    # Not from the checkout: loading a model, MLflow 3.11 makes its default store
+    # (./mlflow.db) where it runs.
     done = subprocess.run(
         [str(interpreter()), "-c", script, *args],
-        cwd=REPO,
+        cwd=cwd,
         env=subprocess_env(extra={"PYTHONPATH": str(REPO)}),
         capture_output=True,
         text=True,
@@ -64,9 +66,9 @@ def _probe(script: str, *args: str) -> dict[str, Any]:
     return result
 
 
-def test_loading_and_scoring_do_not_import_kedro_runner(logged_toy: Path) -> None:
+def test_loading_and_scoring_do_not_import_kedro_runner(logged_toy: Path, tmp_path: Path) -> None:
     """load_model + predict (toy model, default runner) import neither kedro.runner nor Kedro's settings."""
-    result = _probe(PROBE, str(logged_toy))
+    result = _probe(PROBE, str(logged_toy), cwd=tmp_path)
 
     want = expected([1.0, 8.0]).to_dict(orient="list")
     assert result["default"] == want
@@ -78,7 +80,7 @@ def test_loading_and_scoring_do_not_import_kedro_runner(logged_toy: Path) -> Non
     assert result["after_named_runner"] == ["kedro.framework.project", "kedro.runner"]
 
 
-def test_runners_package_imports_runner_classes_on_first_use() -> None:
+def test_runners_package_imports_runner_classes_on_first_use(tmp_path: Path) -> None:
     """`import pipelineml.runners` is light; each runner class arrives when first named."""
     script = textwrap.dedent(
         """
@@ -101,7 +103,7 @@ def test_runners_package_imports_runner_classes_on_first_use() -> None:
         print(json.dumps(report))
         """
     )
-    result = _probe(script)
+    result = _probe(script, cwd=tmp_path)
 
     assert result == {
         "on_import": False,

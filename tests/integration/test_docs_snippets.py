@@ -31,6 +31,7 @@ import builtins
 import io
 import re
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,6 +204,17 @@ def docs_workdir(
     import mlflow
 
     shutil.copyfile(empty_mlflow_store, tmp_path / "mlflow.db")
+    # The template's Default experiment keeps its artifacts where the template was made (an
+    # absolute path, the checkout at the time): point this copy's at this page's folder.
+    db = sqlite3.connect(tmp_path / "mlflow.db")
+    try:
+        with db:
+            db.execute(
+                "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
+                (str(tmp_path / "mlruns" / "0"),),
+            )
+    finally:
+        db.close()
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path.as_posix()}/mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -247,6 +259,12 @@ def test_page_snippets_run_and_print_what_the_page_says(path: Path, docs_workdir
                 f"{where}: the block printed\n{printed.getvalue()}\n"
                 f"but the page shows\n{snippet.expected}"
             )
+    # What the page logged stays in its own folder, not in the checkout the tests run from.
+    from mlflow.tracking import MlflowClient
+
+    store = MlflowClient(tracking_uri=f"sqlite:///{docs_workdir.as_posix()}/mlflow.db")
+    locations = [experiment.artifact_location for experiment in store.search_experiments()]
+    assert [where for where in locations if str(docs_workdir) not in where] == []
 
 
 def test_executed_pages_hold_executed_blocks() -> None:
