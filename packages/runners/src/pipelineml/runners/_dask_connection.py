@@ -34,9 +34,9 @@ DEFAULT_CLUSTER: Mapping[str, Any] = {
 # Dask's nanny gives every worker MALLOC_TRIM_THRESHOLD_=65536 (its config
 # distributed.nanny.pre-spawn-environ), so that glibc hands freed memory back at once. Setting
 # it also switches off glibc's adaptive mmap threshold: every array over 128 KiB is then a
-# fresh mapping, zero-filled page by page, and pandas work on 100k-row partitions spends as
-# much CPU in page faults as in the work itself (figure 7: 4.5x the page faults and twice the
-# system time of the same loop in a plain process). The LocalCluster started here leaves
+# fresh mapping, zero-filled page by page, and pandas work on 100k-row partitions spends
+# about as much system time faulting pages in as user time on the work (figure 7: five to
+# six times the page faults, 10 to 35% longer jobs). The LocalCluster started here leaves
 # glibc's defaults, unless the setting was changed from Dask's value; the environment
 # variable, when set in this process, is inherited by the workers and still wins.
 _TRIM_SETTING = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
