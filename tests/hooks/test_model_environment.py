@@ -24,6 +24,7 @@ from pipelineml.hooks import KedroPipelineModelError, log_pipeline_model
 from pipelineml.hooks._distributions import pipelineml_dependencies
 from pipelineml.hooks._thread_patch import ThreadPatch
 from tests._support.local_distribution import MODULE, install_local_distribution
+from tests._support.mlflow_store import own_store
 from tests._support.toy_model import (
     FAST_LOG,
     expected,
@@ -66,17 +67,16 @@ def _digests(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def inferred_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def inferred_model(tmp_path_factory: pytest.TempPathFactory, store_template: Path) -> Path:
     """The toy model logged with MLflow's inference (no explicit requirements), downloaded."""
     folder = tmp_path_factory.mktemp("inferred")
-    mlflow.set_tracking_uri(f"sqlite:///{folder.as_posix()}/mlflow.db")
-    try:
-        catalog = trained_catalog(folder / "project")
+    catalog = trained_catalog(folder / "project")
+    # A store of its own whose experiment keeps the artifacts in folder (a new store made
+    # from here would put its Default experiment's artifacts in the checkout).
+    with own_store(folder, store_template):
         with mlflow.start_run():
             info = log_pipeline_model(toy_pipeline_ml(), catalog)
         return _download(info.model_uri, folder / "downloaded")
-    finally:
-        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
 
 
 def test_model_carries_the_imported_pipelineml_code(inferred_model: Path) -> None:
