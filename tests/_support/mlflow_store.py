@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -44,10 +45,24 @@ def make_template_store(folder: Path) -> Path:
     return path
 
 
-def copy_store(template: Path, target: Path) -> str:
-    """Copy the template store to ``target`` and return its URI."""
+def copy_store(template: Path, target: Path, *, default_artifacts: Path | None = None) -> str:
+    """Copy the template store to ``target`` and return its URI.
+
+    The copy's Default experiment keeps its artifacts where the template's does (an absolute
+    path, in the template's folder), unless ``default_artifacts`` names a folder of its own.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(template, target)
+    if default_artifacts is not None:
+        db = sqlite3.connect(target)
+        try:
+            with db:
+                db.execute(
+                    "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
+                    (str(default_artifacts),),
+                )
+        finally:
+            db.close()
     return sqlite_uri(target)
 
 

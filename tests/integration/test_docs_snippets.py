@@ -30,14 +30,14 @@ from __future__ import annotations
 import builtins
 import io
 import re
-import shutil
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests._support.mlflow_store import copy_store, make_template_store
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -189,11 +189,7 @@ def builtin_runners_only() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def empty_mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An initialised, empty SQLite MLflow store, to copy (creating its tables takes seconds)."""
-    from mlflow.tracking import MlflowClient
-
-    path = tmp_path_factory.mktemp("mlflow-store") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path.as_posix()}").search_experiments()
-    return path
+    return make_template_store(tmp_path_factory.mktemp("mlflow-store"))
 
 
 @pytest.fixture
@@ -203,18 +199,10 @@ def docs_workdir(
     """A fresh working directory with its own SQLite MLflow store."""
     import mlflow
 
-    shutil.copyfile(empty_mlflow_store, tmp_path / "mlflow.db")
-    # The template's Default experiment keeps its artifacts where the template was made (an
-    # absolute path, the checkout at the time): point this copy's at this page's folder.
-    db = sqlite3.connect(tmp_path / "mlflow.db")
-    try:
-        with db:
-            db.execute(
-                "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
-                (str(tmp_path / "mlruns" / "0"),),
-            )
-    finally:
-        db.close()
+    # The page's Default experiment keeps its artifacts in the page's folder.
+    copy_store(
+        empty_mlflow_store, tmp_path / "mlflow.db", default_artifacts=tmp_path / "mlruns" / "0"
+    )
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path.as_posix()}/mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
