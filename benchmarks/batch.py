@@ -168,7 +168,7 @@ def _workers_peak_mb(client: Any) -> list[float]:
 
 
 # What Dask's nanny puts in every worker's environment; the LocalCluster that batch_predict
-# (and DaskRunner) start themselves leaves it out (see pipelineml.runners._dask_connection).
+# (and DaskRunner) start themselves leaves it out (see pipelineml.runners._dask.connection).
 _TRIM = "MALLOC_TRIM_THRESHOLD_"
 _TRIM_SETTING = f"distributed.nanny.pre-spawn-environ.{_TRIM}"
 

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelineml.hooks import MlflowModelDataset, _batch_worker
+from pipelineml.hooks import MlflowModelDataset
+from pipelineml.hooks.batch import _worker as batch_worker
 from tests._support import batch_frames
 from tests._support.trained_project import TrainedModel, tracking
 
@@ -67,7 +68,7 @@ def assert_scores(actual: pd.DataFrame, wanted: pd.DataFrame) -> None:
 
 def loads_on(client: Any) -> dict[str, int]:
     """``{worker address: times it unpickled a model}`` over every model."""
-    counts: dict[str, dict[str, int]] = client.run(_batch_worker.load_counts)
+    counts: dict[str, dict[str, int]] = client.run(batch_worker.load_counts)
     return {worker: sum(per_model.values()) for worker, per_model in counts.items()}
 
 

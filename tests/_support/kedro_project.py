@@ -65,6 +65,7 @@ from tests._support.process import interpreter, subprocess_env
 
 __all__ = [
     "KEDRO_VERSION",
+    "PIPELINEML_INFO_LOGGING",
     "SKLEARN_CATALOG",
     "SKLEARN_NODES_PY",
     "SKLEARN_PARAMETERS",
@@ -218,6 +219,25 @@ def _inside(root: Path, relative: str, what: str) -> Path:
             f"project root {root}, e.g. 'conf/local/credentials.yml'."
         )
     return target
+
+
+#: conf/logging.yml with the lines docs/configuration.md gives: Kedro's and pipelineml's INFO
+#: (pipelineml's progress lines and messages show), on Kedro's rich handler.
+PIPELINEML_INFO_LOGGING = """\
+version: 1
+disable_existing_loggers: false
+handlers:
+  rich:
+    class: kedro.logging.RichHandler
+    rich_tracebacks: true
+loggers:
+  kedro:
+    level: INFO
+  pipelineml:
+    level: INFO
+root:
+  handlers: [rich]
+"""
 
 
 def make_kedro_project(

@@ -139,10 +139,23 @@ def test_log_model_kwargs_name_defaults_to_model(training: Pipeline, inference: 
 
 
 def test_artifact_path_is_mapped_to_name(training: Pipeline, inference: Pipeline) -> None:
-    """MLflow 2's artifact_path is renamed name, with a FutureWarning."""
-    with pytest.warns(FutureWarning, match="artifact_path"):
+    """MLflow 2's artifact_path is renamed name, with a FutureWarning pointing at the call."""
+    with pytest.warns(FutureWarning, match="artifact_path") as caught:
         pml = pipeline_ml_factory(training, inference, log_model_kwargs={"artifact_path": "clf"})
     assert pml.log_model_kwargs == {"name": "clf"}
+    assert [w.filename for w in caught] == [__file__]
+    with pytest.warns(FutureWarning, match="artifact_path") as caught:
+        direct = PipelineML(
+            training.nodes,
+            inference=inference,
+            input_name=pml.input_name,
+            log_model_kwargs={"artifact_path": "clf"},
+        )
+    assert [w.filename for w in caught] == [__file__]
+    with pytest.warns(FutureWarning, match="artifact_path") as caught:
+        direct.log_model_kwargs = {"artifact_path": "other"}
+    assert direct.log_model_kwargs == {"name": "other"}
+    assert [w.filename for w in caught] == [__file__]
 
 
 def test_reassigning_inference_and_input_name_revalidates(

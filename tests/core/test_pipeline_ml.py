@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable
 
 import pytest
 from kedro.pipeline import Pipeline, node
 
-from pipelineml.core import PipelineML, PipelineMLError, PipelineMLWarning, pipeline_ml_factory
+from pipelineml.core import PipelineML, PipelineMLWarning, pipeline_ml_factory
 from tests._support.seed_nodes import identity
 
 
@@ -74,16 +75,16 @@ FAILING: dict[str, Callable[[PipelineML], Pipeline]] = {
 
 
 @pytest.mark.parametrize("operation", sorted(FAILING))
-def test_filter_leaving_a_free_input_raises(pml: PipelineML, operation: str) -> None:
-    """A filter that drops the producer of an inference input raises, naming it."""
-    with pytest.raises(PipelineMLError, match=r"free input\(s\) \[.*'(model|scaler)'"):
-        FAILING[operation](pml)
-
-
-def test_filter_error_names_the_filter(pml: PipelineML) -> None:
-    """The error says which filter call produced the bad pipeline."""
-    with pytest.raises(PipelineMLError, match=r"PipelineML\.to_nodes\('fit_scaler'\)"):
-        pml.to_nodes("fit_scaler")
+def test_filter_leaving_a_free_input_gives_a_plain_pipeline(
+    pml: PipelineML, operation: str
+) -> None:
+    """A filter that drops the producer of an inference input returns a plain Pipeline of
+    the training nodes it selects, without a warning or an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = FAILING[operation](pml)
+    assert type(result) is Pipeline
+    assert set(result.nodes) < set(pml.nodes)
 
 
 def test_a_training_input_still_satisfies_inference(pml: PipelineML) -> None:
@@ -107,23 +108,65 @@ def branches() -> PipelineML:
     )
 
 
-def test_from_nodes_dropping_a_branch_raises(branches: PipelineML) -> None:
-    """from_nodes() that drops the branch producing 'encoder' raises, naming it."""
-    with pytest.raises(PipelineMLError, match=r"from_nodes\('fit_model'\).*\['encoder'\]"):
-        branches.from_nodes("fit_model")
+def test_from_nodes_dropping_a_branch_gives_a_plain_pipeline(branches: PipelineML) -> None:
+    """from_nodes() that drops the branch producing 'encoder' returns a plain Pipeline."""
+    result = branches.from_nodes("fit_model")
+    assert type(result) is Pipeline
+    assert [n.name for n in result.nodes] == ["fit_model"]
 
 
-def test_from_inputs_dropping_a_branch_raises(branches: PipelineML) -> None:
-    """from_inputs() that drops the branch producing 'model' raises, naming it."""
-    with pytest.raises(PipelineMLError, match=r"from_inputs\('data'\).*\['model'\]"):
-        branches.from_inputs("data")
+def test_from_inputs_dropping_a_branch_gives_a_plain_pipeline(branches: PipelineML) -> None:
+    """from_inputs() that drops the branch producing 'model' returns a plain Pipeline."""
+    result = branches.from_inputs("data")
+    assert type(result) is Pipeline
+    assert [n.name for n in result.nodes] == ["fit_encoder"]
+
+
+def test_kedro_resume_hint_on_a_pipelineml_is_quiet(branches: PipelineML) -> None:
+    """What Kedro's runners call on the pipeline they run after a node failed (its resume
+    hint) neither warns nor raises on a PipelineML."""
+    from kedro.io import DataCatalog
+    from kedro.runner import SequentialRunner
+
+    hints: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: hints.append(record.getMessage())  # type: ignore[method-assign]
+    kedro_logger = logging.getLogger("kedro.runner")
+    kedro_logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            # Kedro's runners call this with the pipeline, the nodes done and the catalog.
+            # fit_model failed after fit_encoder: the hint resumes from fit_model, which
+            # from_nodes() on the PipelineML selects without the encoder's branch.
+            SequentialRunner()._suggest_resume_scenario(
+                branches, [n for n in branches.nodes if n.name == "fit_encoder"], DataCatalog()
+            )
+    finally:
+        kedro_logger.removeHandler(handler)
+    assert any('--from-nodes "fit_model"' in hint for hint in hints)
+
+
+PICKED: dict[str, tuple[str, tuple[object, ...]]] = {
+    "only_nodes": ("only_nodes", ("fit_scaler", "fit_model")),
+    "only_nodes_with_namespaces": ("only_nodes_with_namespaces", ([],)),
+    "only_nodes_with_inputs": ("only_nodes_with_inputs", ("data",)),
+    "only_nodes_with_outputs": ("only_nodes_with_outputs", ("model",)),
+}
+
+
+@pytest.mark.parametrize("operation", sorted(PICKED))
+def test_node_pickers_return_a_plain_pipeline_quietly(pml: PipelineML, operation: str) -> None:
+    """only_nodes and its kind return the plain Pipeline Kedro would, without a warning."""
+    method, args = PICKED[operation]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = getattr(pml, method)(*args)
+    assert type(result) is Pipeline
+    assert result.nodes == getattr(Pipeline(pml.nodes), method)(*args).nodes
 
 
 PLAIN: dict[str, Callable[[PipelineML], Pipeline]] = {
-    "only_nodes": lambda p: p.only_nodes("fit_scaler", "fit_model"),
-    "only_nodes_with_namespaces": lambda p: p.only_nodes_with_namespaces([]),
-    "only_nodes_with_inputs": lambda p: p.only_nodes_with_inputs("data"),
-    "only_nodes_with_outputs": lambda p: p.only_nodes_with_outputs("model"),
     "sub": lambda p: p - Pipeline([n for n in p.nodes if n.name == "fit_model"]),
     "or": lambda p: p | Pipeline([node(identity, "z", "y", name="other")]),
     "ror": lambda p: Pipeline([node(identity, "z", "y", name="other")]) | p,
@@ -137,9 +180,11 @@ def test_other_operations_return_a_plain_pipeline_with_a_warning(
     pml: PipelineML, operation: str
 ) -> None:
     """These return a plain Pipeline of training nodes combined as Kedro would, and warn."""
-    with pytest.warns(PipelineMLWarning, match="plain kedro Pipeline"):
+    with pytest.warns(PipelineMLWarning, match="plain kedro Pipeline") as caught:
         result = PLAIN[operation](pml)
     assert type(result) is Pipeline
+    # The warning points at the line that wrote the operation, in this file.
+    assert caught[0].filename == __file__
 
 
 def test_add_combines_nodes_as_kedro_does(pml: PipelineML) -> None:
@@ -223,8 +268,8 @@ def test_namespaced_pipelineml_filters(ds_pipeline: Pipeline) -> None:
         namespaced.only_nodes_with_tags("training"),
         namespaced.only_nodes_with_tags("inference"),
     )
-    with pytest.warns(PipelineMLWarning):
-        result = pml.only_nodes_with_namespaces(["ds"])
+    result = pml.only_nodes_with_namespaces(["ds"])
+    assert type(result) is Pipeline
     assert {n.name for n in result.nodes} == {"ds.fit_scaler", "ds.fit_model"}
     kept = pml.filter(node_namespaces=["ds"])
     assert isinstance(kept, PipelineML)

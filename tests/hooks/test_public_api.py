@@ -31,3 +31,16 @@ def test_design_names_are_exported() -> None:
 def test_namespace_has_no_public_name_outside_all() -> None:
     """Nothing public is reachable on pipelineml.hooks without being in __all__."""
     assert namespace_exports("pipelineml.hooks") == set(pipelineml.hooks.__all__)
+
+
+def test_public_objects_report_the_package_as_their_module() -> None:
+    """Classes and functions of __all__ say pipelineml.hooks is where they live (their
+    public import path: what pickles, tracebacks and the reference name)."""
+    objects = {name: getattr(pipelineml.hooks, name) for name in pipelineml.hooks.__all__}
+    modules = {
+        name: obj.__module__
+        for name, obj in objects.items()
+        if isinstance(obj, type) or (callable(obj) and hasattr(obj, "__qualname__"))
+    }
+    assert modules
+    assert set(modules.values()) == {"pipelineml.hooks"}, modules

@@ -17,7 +17,7 @@ distributed = pytest.importorskip("distributed", reason="needs the [dask] extra"
 pytest.importorskip("dask.dataframe", reason="needs dask[dataframe]")
 
 from pipelineml.hooks import batch_predict  # noqa: E402
-from pipelineml.runners._dask_client import close_clients, scheduler_client  # noqa: E402
+from pipelineml.runners import close_clients, scheduler_client  # noqa: E402
 from tests._support import batch_frames  # noqa: E402
 from tests._support.batch_fixtures import (  # noqa: E402
     assert_scores,

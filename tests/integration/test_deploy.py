@@ -57,7 +57,7 @@ if len(sys.argv) > 3:
     report["strict"] = model.predict(sample, params={"threshold": float(sys.argv[5])}).to_dict(
         orient="list"
     )
-    module = sys.modules["pipelineml.hooks.kedro_pipeline_model"]
+    module = sys.modules["pipelineml.hooks.model._kedro_pipeline_model"]
     report["kedro_pipeline_model_file"] = module.__file__
 with open(sys.argv[1], "w", encoding="utf-8") as stream:
     json.dump(report, stream)

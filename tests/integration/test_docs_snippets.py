@@ -22,7 +22,7 @@ skipped):
 Pages whose blocks start processes (a Dask ``LocalCluster``) are marked ``slow``. Two more
 checks keep the pages in step with the code: each API reference page renders every name of
 its package's ``__all__``, and the ``mlflow.yml`` table of ``configuration.md`` holds exactly
-the keys and defaults of ``pipelineml.hooks.config.DEFAULT_CONFIG``.
+the keys and defaults of ``pipelineml.hooks.tracking._config.DEFAULT_CONFIG``.
 """
 
 from __future__ import annotations
@@ -281,7 +281,7 @@ def test_reference_page_lists_every_public_name(package: str, page: str) -> None
 
 def test_configuration_table_matches_the_defaults() -> None:
     """The mlflow.yml table of configuration.md holds every key with its real default."""
-    from pipelineml.hooks.config import DEFAULT_CONFIG
+    from pipelineml.hooks.tracking._config import DEFAULT_CONFIG
 
     def flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
         if isinstance(value, dict) and value:

@@ -38,7 +38,7 @@ import sys
 
 def kedro_pipeline_model_file():
     # What a process started after the load (spawn copies sys.path) imports.
-    return importlib.util.find_spec("pipelineml.hooks.kedro_pipeline_model").origin
+    return importlib.util.find_spec("pipelineml.hooks.model._kedro_pipeline_model").origin
 
 
 def main():
@@ -47,7 +47,7 @@ def main():
 
     model_uri, sample_csv, dst_path, output, package, threshold, preimport = sys.argv[1:8]
     if preimport == "preimport":
-        import pipelineml.hooks.kedro_pipeline_model
+        import pipelineml.hooks.model._kedro_pipeline_model
     model = mlflow.pyfunc.load_model(model_uri, dst_path=dst_path)
     import pipelineml.hooks
 
@@ -62,7 +62,7 @@ def main():
         "project_found": importlib.util.find_spec(package) is not None,
         "prefix": sys.prefix,
         "pipelineml_hooks": pipelineml.hooks.__file__,
-        "kedro_pipeline_model": sys.modules["pipelineml.hooks.kedro_pipeline_model"].__file__,
+        "kedro_pipeline_model": sys.modules["pipelineml.hooks.model._kedro_pipeline_model"].__file__,
         "child_kedro_pipeline_model": child_file,
     }
     with open(output, "w", encoding="utf-8") as stream:
@@ -134,7 +134,7 @@ def venv_predictions(
 def preimported_predictions(
     trained_model: TrainedModel, pipelineml_venv: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
-    """PREDICT_SCRIPT after ``import pipelineml.hooks.kedro_pipeline_model`` (installed)."""
+    """PREDICT_SCRIPT after ``import pipelineml.hooks.model._kedro_pipeline_model`` (installed)."""
     workdir = tmp_path_factory.mktemp("preimported")
     return predict_in_venv(trained_model, pipelineml_venv, workdir, preimport=True)
 
@@ -195,7 +195,13 @@ def test_fresh_process_runs_the_pipelineml_code_inside_the_model(
     module_file = Path(venv_predictions["kedro_pipeline_model"])
     child_file = Path(venv_predictions["child_kedro_pipeline_model"])
 
-    assert module_file.parts[-4:] == ("code", "pipelineml", "hooks", "kedro_pipeline_model.py")
+    assert module_file.parts[-5:] == (
+        "code",
+        "pipelineml",
+        "hooks",
+        "model",
+        "_kedro_pipeline_model.py",
+    )
     assert child_file == module_file  # a process started afterwards runs the same copy
     assert not module_file.is_relative_to(pipelineml_venv.parent.parent)
 

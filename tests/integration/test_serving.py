@@ -312,7 +312,7 @@ def test_served_node_failure_gets_400_naming_the_node_without_a_trace(
     log = " ".join(model_server.log_path.read_text(encoding="utf-8", errors="replace").split())
     assert "Inference node" in log
     assert "'predict' failed: ValueError: Input X contains NaN" in log
-    assert "Traceback (most re" in log  # rich cuts the title of its traceback panel
+    assert "Traceback" in log  # rich cuts the title of its panel to the column it has
     assert "in predict" in log  # the frames are there
     good = invoke(model_server.url, split_payload(trained_model.sample))
     assert_same_predictions(served_predictions(good), trained_model.expected())

@@ -118,32 +118,101 @@ def test_failed_run_does_not_claim_success(caplog: pytest.LogCaptureFixture) -> 
     assert not any("completed successfully" in line for line in lines)
 
 
+def test_logging_disabled_makes_no_record(closing: Any) -> None:
+    """Under logging.disable(CRITICAL) a run with hooks hands no record to any handler."""
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = seen.append  # type: ignore[method-assign]
+    ours = logging.getLogger("pipelineml")
+    ours.addHandler(handler)
+    ours.setLevel(logging.DEBUG)  # even a logger the user turned all the way up
+    logging.disable(logging.CRITICAL)
+    try:
+        for kind in sorted(RUNNERS):
+            closing(RUNNERS[kind]()).run(
+                diamond(), DataCatalog({"a": MemoryDataset(1)}), hook_manager=make_hook_manager()
+            )
+    finally:
+        logging.disable(logging.NOTSET)
+        ours.removeHandler(handler)
+        ours.setLevel(logging.NOTSET)
+    assert seen == []
+
+
+def test_a_level_above_info_silences_progress(caplog: pytest.LogCaptureFixture) -> None:
+    """With pipelineml's loggers at WARNING (the user's setting), progress is not logged."""
+    caplog.set_level(logging.WARNING, logger="pipelineml")
+    SequentialRunner().run(
+        diamond(), DataCatalog({"a": MemoryDataset(1)}), hook_manager=make_hook_manager()
+    )
+    assert _ours(caplog) == []
+
+
+PROGRESS_NODES_PY = (
+    "def make():\n    return 1\n\n"
+    "def add_one(x):\n    return x + 1\n\n"
+    "def double(x):\n    return x * 2\n"
+)
+PROGRESS_REGISTRY_PY = (
+    "from kedro.pipeline import Pipeline, node\n"
+    "from .nodes import add_one, double, make\n\n"
+    "def register_pipelines():\n"
+    "    return {'__default__': Pipeline([\n"
+    "        node(make, None, 'a', name='make'),\n"
+    "        node(add_one, 'a', 'b', name='add_one'),\n"
+    "        node(double, 'b', 'c', name='double'),\n"
+    "    ])}\n"
+)
+
+
+def _logging_yml(levels: dict[str, str], root: str | None = None) -> str:
+    lines = [
+        "version: 1",
+        "disable_existing_loggers: false",
+        "handlers:",
+        "  console: {class: logging.StreamHandler, stream: ext://sys.stdout}",
+        "loggers:",
+        *(f"  {name}: {{level: {level}}}" for name, level in levels.items()),
+        "root:",
+        "  handlers: [console]",
+    ]
+    if root:
+        lines.append(f"  level: {root}")
+    return "\n".join(lines) + "\n"
+
+
 @pytest.mark.slow
-def test_kedro_run_shows_progress_with_kedro_default_logging(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("logging_yml", "shown"),
+    [
+        # Kedro's own default (no conf/logging.yml): INFO for kedro only.
+        (None, False),
+        # The lines docs/configuration.md gives: kedro's and pipelineml's INFO.
+        (_logging_yml({"kedro": "INFO", "pipelineml": "INFO"}), True),
+        # A user who wants errors only gets errors only.
+        (_logging_yml({"kedro": "ERROR"}, root="ERROR"), False),
+    ],
+    ids=["kedro-default", "pipelineml-info", "errors-only"],
+)
+def test_kedro_run_progress_follows_the_project_logging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logging_yml: str | None, shown: bool
 ) -> None:
-    """`kedro run --runner=pipelineml.runners.ThreadRunner`, no logging.yml: progress shows."""
+    """`kedro run --runner=pipelineml.runners.ThreadRunner` shows the progress lines exactly
+    when the project's logging configuration enables pipelineml's INFO."""
     monkeypatch.setenv("COLUMNS", "200")  # Kedro's rich handler wraps to the terminal width
     project = make_kedro_project(
         tmp_path / "project",
-        nodes_py=(
-            "def make():\n    return 1\n\n"
-            "def add_one(x):\n    return x + 1\n\n"
-            "def double(x):\n    return x * 2\n"
-        ),
-        pipeline_registry_py=(
-            "from kedro.pipeline import Pipeline, node\n"
-            "from .nodes import add_one, double, make\n\n"
-            "def register_pipelines():\n"
-            "    return {'__default__': Pipeline([\n"
-            "        node(make, None, 'a', name='make'),\n"
-            "        node(add_one, 'a', 'b', name='add_one'),\n"
-            "        node(double, 'b', 'c', name='double'),\n"
-            "    ])}\n"
-        ),
+        nodes_py=PROGRESS_NODES_PY,
+        pipeline_registry_py=PROGRESS_REGISTRY_PY,
+        extra_files={"conf/logging.yml": logging_yml} if logging_yml else None,
     )
     done = run_kedro_cli(project, "run", "--runner=pipelineml.runners.ThreadRunner")
     assert done.returncode == 0, done.stdout + done.stderr
     output = " ".join((done.stdout + done.stderr).split())
-    assert "Completed 3 out of 3 tasks" in output
-    assert "Pipeline execution completed successfully in" in output
+    assert ("Completed 3 out of 3 tasks" in output) is shown
+    assert ("Pipeline execution completed successfully in" in output) is shown
+    if logging_yml and "ERROR" in logging_yml:
+        # Neither Kedro's INFO nor ours (MLflow configures its own loggers, and says so).
+        assert "Running node" not in output, output
+        assert "Completed" not in output, output
+        assert "MLflow run" not in output, output

@@ -29,3 +29,16 @@ def test_design_names_are_exported() -> None:
 def test_namespace_has_no_public_name_outside_all() -> None:
     """Nothing public is reachable on pipelineml.runners without being in __all__."""
     assert namespace_exports("pipelineml.runners") == set(pipelineml.runners.__all__)
+
+
+def test_public_objects_report_the_package_as_their_module() -> None:
+    """Classes and functions of __all__ say pipelineml.runners is where they live (their
+    public import path: what pickles, tracebacks and the reference name)."""
+    objects = {name: getattr(pipelineml.runners, name) for name in pipelineml.runners.__all__}
+    modules = {
+        name: obj.__module__
+        for name, obj in objects.items()
+        if isinstance(obj, type) or (callable(obj) and hasattr(obj, "__qualname__"))
+    }
+    assert modules
+    assert set(modules.values()) == {"pipelineml.runners"}, modules

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from pipelineml.core._names import did_you_mean
-from pipelineml.core._warnings import warn_user
 from pipelineml.core.errors import PipelineMLError
 
 # Keyword arguments of KedroPipelineModel that a PipelineML may carry; the pipeline,
@@ -41,10 +41,14 @@ def normalise_kpm_kwargs(kpm_kwargs: Mapping[str, Any] | None) -> dict[str, Any]
     return dict(kpm_kwargs)
 
 
-def normalise_log_model_kwargs(log_model_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+def normalise_log_model_kwargs(
+    log_model_kwargs: Mapping[str, Any] | None, stacklevel: int = 3
+) -> dict[str, Any]:
     """Copy ``log_model_kwargs`` with MLflow 3 spellings and ``name`` defaulting to "model".
 
     ``artifact_path`` (MLflow 2) is accepted with a ``FutureWarning`` and renamed ``name``.
+    ``stacklevel`` is the warning's: 3 points at the caller of the function calling this one
+    (``pipeline_ml_factory``, ``PipelineML(...)``, ``log_pipeline_model``).
     """
     if log_model_kwargs is None:
         return {"name": DEFAULT_MODEL_NAME}
@@ -67,10 +71,11 @@ def normalise_log_model_kwargs(log_model_kwargs: Mapping[str, Any] | None) -> di
                 f"({kwargs['name']!r} and {kwargs['artifact_path']!r}); "
                 "'artifact_path' is the MLflow 2 spelling of 'name': keep only 'name'."
             )
-        warn_user(
+        warnings.warn(
             "log_model_kwargs 'artifact_path' is deprecated since MLflow 3; it is used as "
             "'name'. Write name=... instead.",
             FutureWarning,
+            stacklevel=stacklevel,
         )
         kwargs["name"] = kwargs.pop("artifact_path")
     kwargs.setdefault("name", DEFAULT_MODEL_NAME)

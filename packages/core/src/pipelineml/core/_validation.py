@@ -150,3 +150,12 @@ def validate(
             f"{'it' if len(free) == 1 else 'them'} in training, or make "
             f"{'it' if len(free) == 1 else 'one'} the input_name.{hints}"
         )
+
+
+def rule_problem(training: Pipeline, inference: Pipeline, input_name: str) -> str | None:
+    """The message of the first rule the pair breaks, or ``None`` when it keeps them all."""
+    try:
+        validate(training, inference, input_name)
+    except PipelineMLError as exc:
+        return str(exc)
+    return None

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from kedro.io import AbstractVersionedDataset, MemoryDataset
 from kedro.io.core import DatasetError, get_protocol_and_path
 
-from pipelineml.core._names import did_you_mean, is_parameter, sorted_names
+from pipelineml.core._kedro import catalog_config, catalog_names
+from pipelineml.core._names import did_you_mean, is_parameter, parameter_path, sorted_names
 from pipelineml.core._validation import check_inference
 from pipelineml.core.errors import PipelineMLError
 
@@ -75,13 +76,12 @@ def parameter_file_name(name: str) -> str:
 
 
 def _catalog_config(catalog: CatalogProtocol[Any, Any]) -> dict[str, dict[str, Any]]:
-    to_config = getattr(catalog, "to_config", None)
-    if to_config is None:
+    config = catalog_config(catalog)
+    if config is None:
         raise PipelineMLError(
             f"The catalog ({type(catalog).__name__}) has no to_config(): pipelineml needs a "
             "kedro DataCatalog to find where inference inputs are persisted."
         )
-    config: dict[str, dict[str, Any]] = to_config()[0]
     return config
 
 
@@ -123,11 +123,6 @@ def _local_path(name: str, dataset: Any, config: dict[str, Any]) -> Path:
     return local
 
 
-def _catalog_names(catalog: CatalogProtocol[Any, Any]) -> list[str]:
-    keys = getattr(catalog, "keys", None)
-    return [str(name) for name in keys()] if callable(keys) else []
-
-
 def _describe(
     catalog: CatalogProtocol[Any, Any],
     name: str,
@@ -136,16 +131,16 @@ def _describe(
     """Where one artifact input's data lives, or a PipelineMLError saying why it cannot travel."""
     if is_parameter(name):
         if name not in catalog:
-            known = [n for n in _catalog_names(catalog) if n.startswith("params:")]
+            known = [n for n in catalog_names(catalog) if n.startswith("params:")]
             raise PipelineMLError(
                 f"Parameter '{name}' used by the inference pipeline is not defined: add "
-                f"'{name.split(':', 1)[-1]}' to conf/base/parameters.yml (or pass it with "
+                f"'{parameter_path(name) or name}' to conf/base/parameters.yml (or pass it with "
                 f"kedro run --params).{did_you_mean(name, known)}"
             )
         return InferenceArtifact(name=name, kind="parameter")
     dataset = catalog.get(name)  # resolves dataset factory patterns
     if dataset is None:
-        known = [n for n in _catalog_names(catalog) if not is_parameter(n)]
+        known = [n for n in catalog_names(catalog) if not is_parameter(n)]
         raise PipelineMLError(
             f"Inference input '{name}' is not in the catalog (neither declared nor "
             "matched by a dataset factory pattern), so Kedro would keep it in memory and "

@@ -11,6 +11,8 @@ class PipelineMLError(ValueError):
     The message names the datasets, keys or values at fault and what would be accepted.
     """
 
+    __module__ = "pipelineml.core"  # its public import path
+
 
 class PipelineMLWarning(UserWarning):
     """An operation on a ``PipelineML`` returned a plain ``Pipeline`` instead.
@@ -18,3 +20,5 @@ class PipelineMLWarning(UserWarning):
     The plain pipeline runs the same nodes, but no longer carries the inference pipeline,
     so running it logs no model on its own.
     """
+
+    __module__ = "pipelineml.core"  # its public import path

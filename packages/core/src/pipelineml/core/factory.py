@@ -7,6 +7,7 @@ from typing import Any
 
 from kedro.pipeline import Pipeline
 
+from pipelineml.core._kwargs import normalise_log_model_kwargs
 from pipelineml.core._validation import infer_input_name
 from pipelineml.core.errors import PipelineMLError
 from pipelineml.core.pipeline_ml import PipelineML
@@ -64,5 +65,10 @@ def pipeline_ml_factory(
         inference=inference,
         input_name=input_name,
         kpm_kwargs=kpm_kwargs,
-        log_model_kwargs=log_model_kwargs,
+        # Normalised here, so that a deprecation warning points at the factory's caller.
+        log_model_kwargs=normalise_log_model_kwargs(log_model_kwargs),
     )
+
+
+# Their public import path (pickles and tracebacks name them by it).
+pipeline_ml_factory.__module__ = "pipelineml.core"

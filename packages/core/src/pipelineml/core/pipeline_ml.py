@@ -1,14 +1,15 @@
 """``PipelineML``: a Kedro training pipeline that carries its inference pipeline.
 
-Longer than our ~300 lines on purpose: the eleven filters and seven operator methods of
-Kedro's ``Pipeline`` are each overridden here with Kedro's own signature and a docstring
-saying whether the result stays a PipelineML, so that the reference and an IDE show them;
-their bodies are a line or two on ``_keep``, ``_drop`` and ``_combine``.
+The eleven filters and seven operator methods of Kedro's ``Pipeline`` are each overridden
+here with Kedro's own signature and a docstring saying whether the result stays a
+PipelineML, so that the reference and an IDE show them; their bodies are a line or two on
+``_keep``, ``_drop`` and ``_combine``.
 """
 
 from __future__ import annotations
 
 import operator
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -17,7 +18,6 @@ from kedro.pipeline import Pipeline
 
 from pipelineml.core import _validation
 from pipelineml.core._kwargs import normalise_kpm_kwargs, normalise_log_model_kwargs
-from pipelineml.core._warnings import called_by_kedro_runner, warn_user
 from pipelineml.core.errors import PipelineMLError, PipelineMLWarning
 
 if TYPE_CHECKING:
@@ -25,13 +25,6 @@ if TYPE_CHECKING:
     from kedro.pipeline.node import Node
 
 __all__ = ["PipelineML"]
-
-
-def _call_repr(method: str, *args: Any, **kwargs: Any) -> str:
-    # Only the arguments actually given: KedroSession passes empty tuples for its filters.
-    given = {k: v for k, v in kwargs.items() if v}
-    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in given.items()]
-    return f"PipelineML.{method}({', '.join(parts)})"
 
 
 def _operation(left: Pipeline, symbol: str, right: Pipeline) -> str:
@@ -63,13 +56,19 @@ class PipelineML(Pipeline):
 
     Build it with ``pipeline_ml_factory`` rather than directly.
 
-    Filters that keep the training/inference pairing meaningful (``filter``,
+    Filters that can keep the training/inference pairing (``filter``,
     ``only_nodes_with_tags``, ``from_nodes``, ``to_nodes``, ``from_inputs``, ``to_outputs``,
-    ``tag`` and ``&``) return a re-validated ``PipelineML``. The others (``only_nodes``,
-    ``only_nodes_with_namespaces``, ``only_nodes_with_inputs``, ``only_nodes_with_outputs``,
-    ``-``, ``|`` and ``+`` with a non-empty pipeline) return a plain ``Pipeline`` of training
-    nodes and emit a ``PipelineMLWarning``. Adding an empty pipeline keeps the PipelineML.
+    ``tag`` and ``&``) return a re-validated ``PipelineML``, or the plain ``Pipeline`` of
+    the training nodes they select when that selection breaks a rule (it could not log the
+    model). The node pickers (``only_nodes``, ``only_nodes_with_namespaces``,
+    ``only_nodes_with_inputs``, ``only_nodes_with_outputs``) return a plain ``Pipeline``.
+    None of them warns or raises over the rules: Kedro itself calls them on the pipeline it
+    runs (its resume hint after a failed node). ``-``, ``|`` and ``+`` with a non-empty
+    pipeline return a plain ``Pipeline`` and emit a ``PipelineMLWarning``, for the place
+    where it is written; adding an empty pipeline keeps the PipelineML.
     """
+
+    __module__ = "pipelineml.core"  # its public import path
 
     def __init__(
         self,
@@ -184,18 +183,13 @@ class PipelineML(Pipeline):
         )
 
     # ------------------------------------------------------------------ filtering
-    def _derive(self, training: Pipeline, context: str) -> PipelineML:
+    def _derive(self, training: Pipeline) -> PipelineML | Pipeline:
+        # Invalid: the selection is still a set of training nodes, but no longer one whose
+        # run could log the model; MlflowHook says so when such a run asks for the model.
+        if _validation.rule_problem(training, self._inference, self._input_name) is not None:
+            return training
         # The class is built without running __init__'s normalisation twice: the kwargs
         # are already normalised and only the training nodes changed.
-        try:
-            _validation.validate(training, self._inference, self._input_name, context)
-        except PipelineMLError:
-            if called_by_kedro_runner():
-                # Kedro is computing its resume hint for a failed node: raising here would
-                # replace that node's exception. Node names are all it needs, so a plain
-                # Pipeline (typed as what every other caller gets) is enough.
-                return cast("PipelineML", training)
-            raise
         derived = PipelineML.__new__(PipelineML)
         Pipeline.__init__(derived, training.nodes)
         derived._training = Pipeline(derived.nodes)
@@ -205,26 +199,29 @@ class PipelineML(Pipeline):
         derived._log_model_kwargs = dict(self._log_model_kwargs)
         return derived
 
-    def _plain(self, result: Pipeline, operation: str) -> Pipeline:
-        warn_user(
+    @staticmethod
+    def _plain(result: Pipeline, operation: str) -> Pipeline:
+        # Called by the operator methods only: user -> __add__ -> _combine -> _plain.
+        warnings.warn(
             f"{operation} returns a plain kedro Pipeline, not a PipelineML: the result does "
             "not carry the inference pipeline, and a run of it logs a model only when it "
-            "contains every training node of a registered PipelineML. Use filter(), "
-            "only_nodes_with_tags(), from_nodes(), to_nodes(), from_inputs(), to_outputs(), "
-            "tag() or & to keep a PipelineML.",
+            "contains every training node of a registered PipelineML. Register the "
+            "PipelineML itself, or combine pipelines with filter(), only_nodes_with_tags(), "
+            "from_nodes(), to_nodes(), from_inputs(), to_outputs(), tag() or & to keep one.",
             PipelineMLWarning,
+            stacklevel=4,
         )
         return result
 
-    def _keep(self, method: str, *args: Any, **kwargs: Any) -> PipelineML:
-        """Kedro's filter ``method`` on the training nodes, as a re-validated PipelineML."""
+    def _keep(self, method: str, *args: Any, **kwargs: Any) -> PipelineML | Pipeline:
+        """Kedro's filter ``method`` on the training nodes: a PipelineML if still valid."""
         result: Pipeline = getattr(self._training, method)(*args, **kwargs)
-        return self._derive(result, _call_repr(method, *args, **kwargs))
+        return self._derive(result)
 
     def _drop(self, method: str, *args: Any) -> Pipeline:
-        """Kedro's filter ``method`` on the training nodes, as a plain Pipeline (warns)."""
+        """Kedro's filter ``method`` on the training nodes, as a plain Pipeline."""
         result: Pipeline = getattr(self._training, method)(*args)
-        return self._plain(result, f"PipelineML.{method}()")
+        return result
 
     def filter(
         self,
@@ -235,8 +232,9 @@ class PipelineML(Pipeline):
         from_inputs: Iterable[str] | None = None,
         to_outputs: Iterable[str] | None = None,
         node_namespaces: Iterable[str] | None = None,
-    ) -> PipelineML:
-        """Kedro's ``filter`` on the training nodes, returning a re-validated PipelineML."""
+    ) -> Pipeline:
+        """Kedro's ``filter`` on the training nodes: a PipelineML, or a plain Pipeline if the
+        selection could not log the model."""
         return self._keep(
             "filter",
             tags=tags,
@@ -248,44 +246,44 @@ class PipelineML(Pipeline):
             node_namespaces=node_namespaces,
         )
 
-    def only_nodes_with_tags(self, *tags: str) -> PipelineML:
-        """Training nodes with any of ``tags``, as a re-validated PipelineML."""
+    def only_nodes_with_tags(self, *tags: str) -> Pipeline:
+        """Training nodes with any of ``tags`` (a PipelineML while it can log the model)."""
         return self._keep("only_nodes_with_tags", *tags)
 
-    def from_nodes(self, *node_names: str) -> PipelineML:
-        """Training nodes downstream of ``node_names``, as a re-validated PipelineML."""
+    def from_nodes(self, *node_names: str) -> Pipeline:
+        """Training nodes downstream of ``node_names`` (a PipelineML while it can log the model)."""
         return self._keep("from_nodes", *node_names)
 
-    def to_nodes(self, *node_names: str) -> PipelineML:
-        """Training nodes upstream of ``node_names``, as a re-validated PipelineML."""
+    def to_nodes(self, *node_names: str) -> Pipeline:
+        """Training nodes upstream of ``node_names`` (a PipelineML while it can log the model)."""
         return self._keep("to_nodes", *node_names)
 
-    def from_inputs(self, *inputs: str) -> PipelineML:
-        """Training nodes downstream of ``inputs``, as a re-validated PipelineML."""
+    def from_inputs(self, *inputs: str) -> Pipeline:
+        """Training nodes downstream of ``inputs`` (a PipelineML while it can log the model)."""
         return self._keep("from_inputs", *inputs)
 
-    def to_outputs(self, *outputs: str) -> PipelineML:
-        """Training nodes needed for ``outputs``, as a re-validated PipelineML."""
+    def to_outputs(self, *outputs: str) -> Pipeline:
+        """Training nodes needed for ``outputs`` (a PipelineML while it can log the model)."""
         return self._keep("to_outputs", *outputs)
 
-    def tag(self, tags: str | Iterable[str]) -> PipelineML:
+    def tag(self, tags: str | Iterable[str]) -> Pipeline:
         """Tag every training node; the inference pipeline is left as it is."""
         return self._keep("tag", tags)
 
     def only_nodes(self, *node_names: str) -> Pipeline:
-        """Kedro's ``only_nodes``; returns a plain Pipeline and warns."""
+        """Kedro's ``only_nodes``; returns a plain Pipeline."""
         return self._drop("only_nodes", *node_names)
 
     def only_nodes_with_namespaces(self, node_namespaces: list[str]) -> Pipeline:
-        """Kedro's ``only_nodes_with_namespaces``; returns a plain Pipeline and warns."""
+        """Kedro's ``only_nodes_with_namespaces``; returns a plain Pipeline."""
         return self._drop("only_nodes_with_namespaces", node_namespaces)
 
     def only_nodes_with_inputs(self, *inputs: str) -> Pipeline:
-        """Kedro's ``only_nodes_with_inputs``; returns a plain Pipeline and warns."""
+        """Kedro's ``only_nodes_with_inputs``; returns a plain Pipeline."""
         return self._drop("only_nodes_with_inputs", *inputs)
 
     def only_nodes_with_outputs(self, *outputs: str) -> Pipeline:
-        """Kedro's ``only_nodes_with_outputs``; returns a plain Pipeline and warns."""
+        """Kedro's ``only_nodes_with_outputs``; returns a plain Pipeline."""
         return self._drop("only_nodes_with_outputs", *outputs)
 
     # ------------------------------------------------------------------ operators
@@ -328,7 +326,7 @@ class PipelineML(Pipeline):
             or set(other._inference.nodes) != set(self._inference.nodes)
         ):
             return self._plain(nodes, f"{operation} of PipelineMLs with different inference")
-        return self._derive(nodes, f"PipelineML {operation}")
+        return self._derive(nodes)
 
     def __and__(self, other: Any) -> Pipeline:
         if not isinstance(other, Pipeline):

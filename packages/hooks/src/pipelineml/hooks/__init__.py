@@ -1,11 +1,17 @@
 """Log a PipelineML's inference pipeline as one MLflow model from a Kedro run.
 
-``MlflowHook`` (registered for every Kedro project as ``mlflow_hook`` through the
-``kedro.hooks`` entry point) tracks each ``kedro run`` and logs a ``KedroPipelineModel``
-after training; ``log_pipeline_model`` does the same by hand. ``MlflowModelDataset`` puts a
-logged or registered model in a catalog and ``batch_predict`` scores large frames with it.
+The package shows its plan in four sub-packages, each with a short public face:
 
-Each name is imported on first use, so loading a model (which imports
+* ``tracking``: ``MlflowHook`` (registered for every Kedro project as ``mlflow_hook``
+  through the ``kedro.hooks`` entry point), one MLflow run per ``kedro run``, ``mlflow.yml``,
+  the pre-flight check, and the tracking datasets;
+* ``model``: ``KedroPipelineModel`` and ``log_pipeline_model``;
+* ``environment``: the requirements and code a model ships with (the one place that
+  touches MLflow's internals);
+* ``batch``: ``MlflowModelDataset`` and ``batch_predict``.
+
+Every public name is importable from here (``pipelineml.hooks.X``), reports this package
+as its ``__module__``, and is imported on first use, so loading a model (which imports
 ``KedroPipelineModel``) does not import the hook and logging machinery.
 """
 
@@ -16,29 +22,30 @@ from typing import TYPE_CHECKING
 from pipelineml.core._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from pipelineml.hooks.batch_scoring import batch_predict
+    from pipelineml.hooks.batch import MlflowModelDataset, batch_predict
     from pipelineml.hooks.errors import (
         BatchPredictError,
+        InferenceNodeError,
         KedroPipelineModelError,
         MlflowConfigError,
+        MlflowRunError,
     )
-    from pipelineml.hooks.hook import MlflowHook, mlflow_hook
-    from pipelineml.hooks.kedro_pipeline_model import KedroPipelineModel
-    from pipelineml.hooks.log_model import log_pipeline_model
-    from pipelineml.hooks.metrics_dataset import MlflowMetricsDataset
-    from pipelineml.hooks.model_dataset import MlflowModelDataset
+    from pipelineml.hooks.model import KedroPipelineModel, log_pipeline_model
+    from pipelineml.hooks.tracking import MlflowHook, MlflowMetricsDataset, mlflow_hook
 
 _MODULES = {
     "BatchPredictError": "pipelineml.hooks.errors",
-    "KedroPipelineModel": "pipelineml.hooks.kedro_pipeline_model",
+    "InferenceNodeError": "pipelineml.hooks.errors",
+    "KedroPipelineModel": "pipelineml.hooks.model",
     "KedroPipelineModelError": "pipelineml.hooks.errors",
     "MlflowConfigError": "pipelineml.hooks.errors",
-    "MlflowHook": "pipelineml.hooks.hook",
-    "MlflowMetricsDataset": "pipelineml.hooks.metrics_dataset",
-    "MlflowModelDataset": "pipelineml.hooks.model_dataset",
-    "batch_predict": "pipelineml.hooks.batch_scoring",
-    "log_pipeline_model": "pipelineml.hooks.log_model",
-    "mlflow_hook": "pipelineml.hooks.hook",
+    "MlflowHook": "pipelineml.hooks.tracking",
+    "MlflowMetricsDataset": "pipelineml.hooks.tracking",
+    "MlflowModelDataset": "pipelineml.hooks.batch",
+    "MlflowRunError": "pipelineml.hooks.errors",
+    "batch_predict": "pipelineml.hooks.batch",
+    "log_pipeline_model": "pipelineml.hooks.model",
+    "mlflow_hook": "pipelineml.hooks.tracking",
 }
 
 
@@ -46,12 +53,14 @@ __getattr__, __dir__ = lazy_attributes(__name__, _MODULES, distribution="pipelin
 
 __all__ = [
     "BatchPredictError",
+    "InferenceNodeError",
     "KedroPipelineModel",
     "KedroPipelineModelError",
     "MlflowConfigError",
     "MlflowHook",
     "MlflowMetricsDataset",
     "MlflowModelDataset",
+    "MlflowRunError",
     "batch_predict",
     "log_pipeline_model",
     "mlflow_hook",

@@ -25,6 +25,8 @@ class KedroPipelineModelError(PipelineMLError, MlflowException):
     this message.
     """
 
+    __module__ = "pipelineml.hooks"  # its public import path
+
     def __init__(self, message: str) -> None:
         MlflowException.__init__(self, message, error_code=INVALID_PARAMETER_VALUE)
 
@@ -39,6 +41,8 @@ class InferenceNodeError(KedroPipelineModelError):
     and this message, without a stack trace; the trace goes to the server's log.
     """
 
+    __module__ = "pipelineml.hooks"  # its public import path
+
     def __init__(self, message: str, node_name: str | None = None) -> None:
         super().__init__(message)
         self.node_name = node_name
@@ -50,6 +54,8 @@ class InferenceNodeError(KedroPipelineModelError):
 class MlflowConfigError(ValueError):
     """``mlflow.yml`` holds an unknown key or a value that is not accepted."""
 
+    __module__ = "pipelineml.hooks"  # its public import path
+
 
 class MlflowRunError(PipelineMLError, ClickException):
     """A tracked Kedro run stopped for a reason the user must fix; its MLflow run is FAILED.
@@ -59,6 +65,8 @@ class MlflowRunError(PipelineMLError, ClickException):
     is a ``click.ClickException``, so ``kedro run`` prints its message alone (no
     traceback) and exits with status 1.
     """
+
+    __module__ = "pipelineml.hooks"  # its public import path
 
     def __init__(self, message: str) -> None:
         ClickException.__init__(self, message)
@@ -73,6 +81,8 @@ class BatchPredictError(PipelineMLError):
     Attributes:
         partition: The index of the partition (or chunk) that failed, when one did.
     """
+
+    __module__ = "pipelineml.hooks"  # its public import path
 
     def __init__(self, message: str, partition: int | None = None) -> None:
         super().__init__(message)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from kedro.runner import AbstractRunner
 
+from pipelineml.core._kedro import filter_missing_outputs
 from pipelineml.runners._plan import Plan, PlanCache, require_inputs
 from pipelineml.runners._progress import Progress, session_progress
 from pipelineml.runners.copy_policy import CopyPolicy
@@ -64,6 +65,7 @@ class BaseRunner(AbstractRunner):
                 a dict of rules or a ``CopyPolicy``); ``None`` keeps Kedro's inference.
         """
         super().__init__(is_async=is_async)
+        self._async = is_async
         self._copy_policy = CopyPolicy.from_spec(copy_policy)
         self._reset()
 
@@ -80,6 +82,11 @@ class BaseRunner(AbstractRunner):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def __str__(self) -> str:
+        # What KedroSession records as the run's runner (str(runner)): the dotted path a
+        # user passes to `kedro run --runner=...`; repr() keeps the settings.
+        return f"{type(self).__module__}.{type(self).__qualname__}"
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -127,7 +134,7 @@ class BaseRunner(AbstractRunner):
             Exception: The exception of a node that failed.
         """
         if only_missing_outputs:
-            pipeline = self._filter_pipeline_for_missing_outputs(pipeline, catalog)
+            pipeline = filter_missing_outputs(self, pipeline, catalog)
         plan = self.plan(pipeline)
         self._validate(plan, catalog)
         self._run(pipeline, catalog, hook_manager, run_id)

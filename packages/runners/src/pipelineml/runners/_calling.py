@@ -15,23 +15,19 @@ from typing import Any
 
 from kedro.pipeline.node import Node
 
-NodeCall = Callable[[dict[str, Any]], dict[str, Any]]
+from pipelineml.core._kedro import declared_inputs_outputs, outputs_to_dictionary
 
-_MISSING = object()
+NodeCall = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def compile_call(node: Node) -> NodeCall:
     """A function ``inputs -> outputs`` equivalent to ``node.run`` minus its logging."""
-    # Node keeps the declared shapes in private attributes; if a Kedro release renames
-    # them, fall back to node.run rather than guess.
-    declared_in = getattr(node, "_inputs", _MISSING)
-    declared_out = getattr(node, "_outputs", _MISSING)
-    if (
-        declared_in is _MISSING
-        or declared_out is _MISSING
-        or inspect.isgeneratorfunction(node.func)
-    ):
+    # If a Kedro release no longer keeps the declared shapes, fall back to node.run
+    # rather than guess.
+    declared = declared_inputs_outputs(node)
+    if declared is None or inspect.isgeneratorfunction(node.func):
         return node.run
+    declared_in, declared_out = declared
     func = node.func
     to_outputs = _output_mapper(node, declared_out)
 
@@ -64,7 +60,7 @@ def compile_call(node: Node) -> NodeCall:
 
 
 def _output_mapper(node: Node, declared: Any) -> Callable[[Any], dict[str, Any]]:
-    kedro_mapping: Callable[[Any], dict[str, Any]] = node._outputs_to_dictionary
+    kedro_mapping = outputs_to_dictionary(node)
     if isinstance(declared, str):
         name = declared
         return lambda result: {name: result}

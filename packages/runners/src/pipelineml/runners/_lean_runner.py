@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from kedro.pipeline import Pipeline
 
+from pipelineml.core._kedro import suggest_resume
 from pipelineml.runners._base_runner import BaseRunner, CatalogRun
 from pipelineml.runners._node_hooks import Hooks
 from pipelineml.runners._plan import Plan, require_inputs
@@ -91,9 +92,7 @@ class LeanRunner(BaseRunner):
             pool.shutdown(wait=True)
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(is_async={self._is_async}, copy_policy={self._copy_policy!r})"
-        )
+        return f"{type(self).__name__}(is_async={self._async}, copy_policy={self._copy_policy!r})"
 
     # ------------------------------------------------------------------ running
     def _bind(self, plan: Plan, catalog: Catalog) -> _CatalogBinding:
@@ -140,7 +139,7 @@ class LeanRunner(BaseRunner):
         try:
             self._run_steps(plan, execution)
         except Exception:
-            self._suggest_resume_scenario(Pipeline(plan.nodes), execution.done, catalog)
+            suggest_resume(self, Pipeline(plan.nodes), execution.done, catalog)
             raise
 
     def _run_in_memory(

@@ -5,9 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kedro.io import MemoryDataset
+from kedro.io import DatasetError, MemoryDataset
 
 from pipelineml.runners._copying import COPIERS, CopyMode, copy_inferred
+
+_EMPTY: Any = object()
 
 
 class RuntimeMemoryDataset(MemoryDataset):
@@ -15,15 +17,21 @@ class RuntimeMemoryDataset(MemoryDataset):
 
     Kedro's ``MemoryDataset`` re-infers the copy mode on every save and load, trying to
     import optional libraries (ibis) each time; when they are absent that failed import is
-    most of the cost of a small in-memory run. Behaviour is otherwise the same.
+    most of the cost of a small in-memory run. It behaves as a ``MemoryDataset`` otherwise
+    (Kedro's runners and catalog treat it as one), keeping its data in attributes of its own
+    through the dataset interface Kedro lets subclasses override (``load``, ``save``,
+    ``_exists``, ``_release``, ``_describe``).
     """
 
+    _mode: CopyMode | None
+    _value: Any
+
     def load(self) -> Any:
-        if self._copy_mode is not None:
-            return super().load()
-        if not self._exists():
-            return super().load()  # raises Kedro's own "not saved yet" error
-        return copy_inferred(self._data)
+        value = self._value
+        if value is _EMPTY:
+            raise DatasetError("Data for MemoryDataset has not been saved yet.")
+        mode = self._mode
+        return copy_inferred(value) if mode is None else COPIERS[mode](value)
 
     @classmethod
     def empty(cls, copy_mode: CopyMode | None) -> RuntimeMemoryDataset:
@@ -35,7 +43,10 @@ class RuntimeMemoryDataset(MemoryDataset):
         """
         prototype = _PROTOTYPES.get(copy_mode)
         if prototype is None:
-            prototype = _PROTOTYPES[copy_mode] = cls(copy_mode=copy_mode)
+            prototype = cls(copy_mode=copy_mode)
+            prototype._mode = copy_mode
+            prototype._value = _EMPTY
+            _PROTOTYPES[copy_mode] = prototype
         return copy.copy(prototype)
 
     def save(self, data: Any) -> None:
@@ -47,8 +58,18 @@ class RuntimeMemoryDataset(MemoryDataset):
         Every ``AbstractDataset.save`` formats the dataset's repr for a DEBUG message, which
         costs more than an in-memory run of a small pipeline; runners call this instead.
         """
-        mode = self._copy_mode
-        self._data = copy_inferred(data) if mode is None else COPIERS[mode](data)
+        mode = self._mode
+        self._value = copy_inferred(data) if mode is None else COPIERS[mode](data)
+
+    def _exists(self) -> bool:
+        return self._value is not _EMPTY
+
+    def _release(self) -> None:
+        self._value = _EMPTY
+
+    def _describe(self) -> dict[str, Any]:
+        value = self._value
+        return {"data": None if value is _EMPTY else f"<{type(value).__name__}>"}
 
 
 # Never written to: empty() hands out shallow copies.

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelineml.runners._plan import Plan, Step, require_inputs
 from pipelineml.runners._store import Store, copiers_for
+from pipelineml.runners.errors import mark_failed_node
 
 if TYPE_CHECKING:
     from kedro.pipeline.node import Node
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
     from pipelineml.runners.copy_policy import CopyPolicy
 
 logger = logging.getLogger(__name__)
-# Node.run logs through this logger; quiet runs log its failures the same way.
+# Node.run logs "Running node: ..." through Kedro's logger: whether that logger shows INFO
+# decides whether a run calls Node.run at all (read only, never logged to).
 node_logger = logging.getLogger("kedro.pipeline.node")
 
 
@@ -48,13 +50,12 @@ def _call_without_hooks(step: Step, store: Store, inputs: dict[str, Any]) -> dic
         return step.call(inputs)
     except Exception as exc:
         if store.log_errors:
-            node_logger.error(
-                "Node %s failed with error: \n%s", step.node, exc, extra={"markup": False}
-            )
+            # What Node.run would have said, which a quiet run does not call.
+            logger.error("Node %s failed with error: \n%s", step.node, exc, extra={"markup": False})
         else:
             # In-memory runs log nothing: the caller (a model's predict) names the node
-            # from this note, worded as DaskRunner's tasks word it.
-            exc.add_note(f"Raised by Kedro node '{step.node.name}'.")
+            # from the exception itself.
+            mark_failed_node(exc, step.node.name)
         raise
 
 

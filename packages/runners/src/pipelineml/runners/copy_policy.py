@@ -55,6 +55,8 @@ class CopyPolicy:
     mutates in place), ``deepcopy`` protects nested mutable objects at the highest cost.
     """
 
+    __module__ = "pipelineml.runners"  # its public import path
+
     __slots__ = ("_cache", "_default", "_exact", "_hash", "_patterns")
 
     def __init__(

@@ -13,10 +13,11 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pipelineml.core._kedro import is_ephemeral, package_name
 from pipelineml.runners._base_runner import BaseRunner
-from pipelineml.runners._dask_connection import connect, opened, target_address
-from pipelineml.runners._dask_graph import submit_and_wait
-from pipelineml.runners._dask_hooks import hook_spec
+from pipelineml.runners._dask.connection import connect, opened, target_address
+from pipelineml.runners._dask.graph import submit_and_wait
+from pipelineml.runners._dask.hooks import hook_spec
 from pipelineml.runners._plan import Plan, require_inputs
 from pipelineml.runners._runtime_dataset import RuntimeMemoryDataset
 from pipelineml.runners._store import copiers_for
@@ -39,8 +40,7 @@ _ids = itertools.count()
 
 
 def _is_persisted(dataset: Any) -> bool:
-    # Kedro marks in-memory datasets with _EPHEMERAL (its runners read it the same way).
-    return dataset is not None and not getattr(dataset, "_EPHEMERAL", False)
+    return dataset is not None and not is_ephemeral(dataset)
 
 
 class DaskRunner(BaseRunner):
@@ -72,6 +72,8 @@ class DaskRunner(BaseRunner):
         or ``DASK_SCHEDULER_ADDRESS=tcp://127.0.0.1:8786 kedro run
         --runner=pipelineml.runners.DaskRunner``.
     """
+
+    __module__ = "pipelineml.runners"  # its public import path
 
     def __init__(
         self,
@@ -190,7 +192,7 @@ class DaskRunner(BaseRunner):
     # -------------------------------------------------------------- running
     def _run_plan(self, plan: Plan, run: CatalogRun) -> None:
         catalog = run.catalog
-        self._ship_project(run.progress)
+        self._ship_project()
         persisted: dict[str, Any] = {}
         for name in plan.datasets:
             if name in catalog:
@@ -235,14 +237,12 @@ class DaskRunner(BaseRunner):
             progress=progress,
         )
 
-    def _ship_project(self, progress: Progress | None) -> None:
+    def _ship_project(self) -> None:
         # Workers of a LocalCluster this runner started share this environment; any other
         # cluster may not have the Kedro project installed.
         client = self.client
         if self._cluster is not None:
             return
-        from kedro.framework import project
+        from pipelineml.runners._dask.upload import ship_project_package
 
-        from pipelineml.runners._dask_upload import ship_project_package
-
-        ship_project_package(client, getattr(project, "PACKAGE_NAME", None), progress)
+        ship_project_package(client, package_name())

@@ -51,3 +51,7 @@ def run_in_memory(
         Exception: The exception of a node that failed.
     """
     return run_plan_in_memory(_plans(pipeline), data, CopyPolicy.from_spec(copy_policy))
+
+
+# Their public import path (pickles and tracebacks name them by it).
+run_in_memory.__module__ = "pipelineml.runners"

@@ -109,3 +109,9 @@ def resolve_runner(name_or_runner: str | AbstractRunner | None) -> AbstractRunne
             f"{type(runner).__name__}, not a kedro runner."
         )
     return runner
+
+
+# Their public import path (pickles and tracebacks name them by it).
+register_runner.__module__ = "pipelineml.runners"
+known_runners.__module__ = "pipelineml.runners"
+resolve_runner.__module__ = "pipelineml.runners"

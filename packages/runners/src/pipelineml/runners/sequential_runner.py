@@ -31,6 +31,8 @@ class SequentialRunner(LeanRunner):
         ```
     """
 
+    __module__ = "pipelineml.runners"  # its public import path
+
     _pool_prefix = "pipelineml-io"
 
     def __init__(self, is_async: bool = False, *, copy_policy: CopyPolicySpec = None) -> None:
@@ -45,4 +47,4 @@ class SequentialRunner(LeanRunner):
         super().__init__(is_async=is_async, copy_policy=copy_policy)
 
     def _run_steps(self, plan: Plan, run: Execution) -> None:
-        run_in_order(plan, run, self._thread_pool() if self._is_async else None)
+        run_in_order(plan, run, self._thread_pool() if self._async else None)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from typing import TYPE_CHECKING
 
+from pipelineml.core._kedro import validate_max_workers
 from pipelineml.runners._lean_runner import LeanRunner
 from pipelineml.runners._pool_run import run_on_pool
 from pipelineml.runners._steps import run_in_order
@@ -27,6 +27,8 @@ class ThreadRunner(LeanRunner):
     ``max_workers`` nodes run at once. When a node fails, nodes not yet started are
     cancelled, running ones finish, and the failing node's own exception is raised.
     """
+
+    __module__ = "pipelineml.runners"  # its public import path
 
     _pool_prefix = "pipelineml-thread"
 
@@ -55,8 +57,10 @@ class ThreadRunner(LeanRunner):
             )
         super().__init__(is_async=False, copy_policy=copy_policy)
         if max_workers is not None and max_workers <= 0:
+            # Kedro's own message does not say which value it refused.
             raise ValueError(f"max_workers should be positive, got {max_workers}")
-        self._max_workers = max_workers or os.cpu_count() or 1
+        # Kedro's rule for the default: the CPU count, capped on Windows.
+        self._max_workers = validate_max_workers(max_workers)
 
     @property
     def max_workers(self) -> int:

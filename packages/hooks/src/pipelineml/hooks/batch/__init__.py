@@ -1,0 +1,15 @@
+"""Batch scoring: a logged or registered model in the catalog, and large frames scored with it.
+
+``MlflowModelDataset`` (``_model_dataset``) loads any model URI against given stores
+(``_model_loading``); ``batch_predict`` (``_batch_predict``) scores a pandas frame in chunks,
+or a Dask frame partition by partition on the cluster, where ``_worker`` keeps one
+unpickled model per worker process; ``_frames`` shapes each result like the output schema
+and ``_progress`` shows the job's progress.
+"""
+
+from __future__ import annotations
+
+from pipelineml.hooks.batch._batch_predict import batch_predict
+from pipelineml.hooks.batch._model_dataset import MlflowModelDataset
+
+__all__ = ["MlflowModelDataset", "batch_predict"]

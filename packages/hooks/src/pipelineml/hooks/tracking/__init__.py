@@ -1,0 +1,16 @@
+"""Tracking: one MLflow run per ``kedro run``, and what it records.
+
+``MlflowHook`` (``_hook``) owns the run's lifecycle; it reads ``mlflow.yml`` (``_config``,
+``_conf_files``), checks before the first node that every requested model can be logged
+(``_preflight``, ``_problems``), opens and ends the run on the stores (``_mlflow_run``,
+``_run_state``, ``_run_tags``, ``_params``), ends it KILLED on a signal (``_interrupts``),
+and picks the PipelineMLs whose model the run logs (``_model_selection``). The tracking
+datasets write what nodes return into the run (``_metrics_dataset``).
+"""
+
+from __future__ import annotations
+
+from pipelineml.hooks.tracking._hook import MlflowHook, mlflow_hook
+from pipelineml.hooks.tracking._metrics_dataset import MlflowMetricsDataset
+
+__all__ = ["MlflowHook", "MlflowMetricsDataset", "mlflow_hook"]
