@@ -34,6 +34,9 @@ TEST_DEPS = (
     "scikit-learn>=1.5",
     "pandas>=2.2",
     "kedro-datasets[pandas-csvdataset,pickle-pickledataset,dask-parquetdataset]>=6",
+    # tests/integration/test_remote_artifacts.py: a real S3 API on 127.0.0.1, reached by s3fs.
+    "moto[server]>=5.0",
+    "s3fs>=2024.6.0",
 )
 ALL_EDITABLE = (
     "-e",

@@ -6,7 +6,9 @@ import pickle
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import fsspec
 from kedro.io import AbstractDataset, AbstractVersionedDataset, Version
+from kedro.io.core import get_protocol_and_path
 
 
 class LocalPickle(AbstractDataset[Any, Any]):
@@ -84,3 +86,54 @@ class NoPath(AbstractDataset[Any, Any]):
 
     def _describe(self) -> dict[str, Any]:
         return {"table": self._table}
+
+
+class FsspecPickle(AbstractVersionedDataset[Any, Any]):
+    """Pickles data to a file, or to pickle files in a folder, on any fsspec filesystem, with
+    credentials and fs_args as kedro-datasets' datasets take them (its filesystem is ``_fs``).
+
+    ``folder=True`` saves a dict as one file per key in the folder ``filepath``.
+    """
+
+    def __init__(
+        self,
+        filepath: str,
+        version: Version | None = None,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        folder: bool = False,
+    ) -> None:
+        protocol, path = get_protocol_and_path(filepath, version)
+        self._protocol = protocol
+        args = {k: v for k, v in (fs_args or {}).items() if not k.startswith("open_args")}
+        self._fs = fsspec.filesystem(protocol, **(credentials or {}), **args)
+        self._folder = folder
+        super().__init__(
+            PurePosixPath(path),
+            version,
+            exists_function=self._fs.exists,
+            glob_function=self._fs.glob,
+        )
+
+    def load(self) -> Any:
+        path = str(self._get_load_path())
+        if self._folder:
+            return {
+                PurePosixPath(p).stem: pickle.loads(self._fs.cat_file(p))
+                for p in sorted(self._fs.find(path))
+            }
+        return pickle.loads(self._fs.cat_file(path))
+
+    def save(self, data: Any) -> None:
+        path = str(self._get_save_path())
+        if self._folder:
+            for key, value in data.items():
+                self._fs.pipe_file(f"{path}/{key}.pkl", pickle.dumps(value))
+        else:
+            self._fs.pipe_file(path, pickle.dumps(data))
+
+    def _exists(self) -> bool:
+        return bool(self._fs.exists(str(self._get_load_path())))
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "protocol": self._protocol}

@@ -10,8 +10,13 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
 
 from pipelineml.core import PipelineML, PipelineMLError, pipeline_ml_factory
-from pipelineml.core.artifacts import artifact_problems, describe_artifacts, repoint_config
-from tests._support.datasets import LocalPickle, NoPath, RemoteLike
+from pipelineml.core.artifacts import (
+    artifact_paths,
+    artifact_problems,
+    describe_artifacts,
+    repoint_config,
+)
+from tests._support.datasets import LocalPickle, NoPath
 
 PICKLE = "tests._support.datasets.LocalPickle"
 VERSIONED = "tests._support.datasets.VersionedLocalPickle"
@@ -106,7 +111,7 @@ def test_memory_dataset_input_is_refused(pml: PipelineML, tmp_path: Path) -> Non
     """An inference input kept in a MemoryDataset cannot travel with the model."""
     catalog = _catalog(tmp_path)
     catalog["model"] = MemoryDataset({"offset": 1.0})
-    with pytest.raises(PipelineMLError, match="'model' is a MemoryDataset.*local file"):
+    with pytest.raises(PipelineMLError, match="'model' is a MemoryDataset.*persist it to a file"):
         pml.extract_pipeline_artifacts(catalog)
 
 
@@ -120,12 +125,153 @@ def test_input_missing_from_catalog_is_refused(pml: PipelineML, tmp_path: Path) 
         pml.extract_pipeline_artifacts(catalog)
 
 
-def test_remote_file_is_refused(pml: PipelineML, tmp_path: Path) -> None:
-    """A dataset on object storage is refused, naming it and its protocol."""
-    catalog = _catalog(tmp_path)
-    catalog["model"] = RemoteLike("s3://bucket/model.pkl")
-    with pytest.raises(PipelineMLError, match="'model'.*protocol 's3'.*not a local file"):
-        pml.extract_pipeline_artifacts(catalog)
+FSSPEC = "tests._support.datasets.FsspecPickle"
+SECRET = "s3cr3t-n0t-t0-b3-s33n"
+
+
+def _memory_url(tmp_path: Path, name: str) -> str:
+    # memory:// is one filesystem per process: each test writes under a folder of its own.
+    return f"memory:///{tmp_path.name}/{name}"
+
+
+def _remote_catalog(tmp_path: Path, **model: object) -> DataCatalog:
+    config = {
+        "scaler": {"type": PICKLE, "filepath": str(tmp_path / "scaler.pkl")},
+        "model": {
+            "type": FSSPEC,
+            "filepath": _memory_url(tmp_path, "model.pkl"),
+            "credentials": "store",
+            "fs_args": {"open_args_load": {"mode": "rb"}, "skip_instance_cache": True},
+            **model,
+        },
+    }
+    catalog = DataCatalog.from_config(config, credentials={"store": {"token": SECRET}})
+    catalog["params:threshold"] = MemoryDataset(0.5)
+    catalog.save("scaler", 2.0)
+    return catalog
+
+
+def test_remote_file_is_copied_through_its_own_filesystem(pml: PipelineML, tmp_path: Path) -> None:
+    """A dataset on another filesystem is copied into the folder; the model reads the copy."""
+    catalog = _remote_catalog(tmp_path)
+    catalog.save("model", {"offset": 4.0})
+    described = describe_artifacts(catalog, pml.inference, pml.input_name)
+    artifact = described["model"]
+    assert artifact.path is None
+    assert artifact.location == _memory_url(tmp_path, "model.pkl")
+    paths = artifact_paths(catalog, described, tmp_path / "folder")
+    copy = Path(paths["model"])
+    assert copy.is_relative_to(tmp_path / "folder")
+    assert pickle.loads(copy.read_bytes()) == {"offset": 4.0}
+    reloaded = DataCatalog.from_config({"model": repoint_config(artifact.config, copy)})
+    assert reloaded.load("model") == {"offset": 4.0}
+
+
+def test_no_credential_or_store_argument_is_kept(pml: PipelineML, tmp_path: Path) -> None:
+    """What the model keeps of a remote dataset's configuration has no credentials and no
+    filesystem arguments but how files are opened."""
+    catalog = _remote_catalog(tmp_path)
+    config = describe_artifacts(catalog, pml.inference, pml.input_name)["model"].config
+    assert "credentials" not in config
+    assert config["fs_args"] == {"open_args_load": {"mode": "rb"}}
+    assert SECRET not in repr(config)
+    assert SECRET not in repr(repoint_config(config, tmp_path / "copy.pkl"))
+
+
+def test_remote_folder_is_copied_whole(pml: PipelineML, tmp_path: Path) -> None:
+    """A dataset that saves a folder travels as that folder, every file in it."""
+    catalog = _remote_catalog(tmp_path, filepath=_memory_url(tmp_path, "model"), folder=True)
+    catalog.save("model", {"weights": [1, 2], "bias": 3})
+    described = describe_artifacts(catalog, pml.inference, pml.input_name)
+    copy = Path(artifact_paths(catalog, described, tmp_path / "folder")["model"])
+    assert sorted(p.name for p in copy.iterdir()) == ["bias.pkl", "weights.pkl"]
+    reloaded = DataCatalog.from_config({"model": repoint_config(described["model"].config, copy)})
+    assert reloaded.load("model") == {"weights": [1, 2], "bias": 3}
+
+
+def test_remote_data_missing_is_named_with_its_url(pml: PipelineML, tmp_path: Path) -> None:
+    """Copying data that is not there names the input and its URL."""
+    catalog = _remote_catalog(tmp_path)
+    described = describe_artifacts(catalog, pml.inference, pml.input_name)
+    with pytest.raises(PipelineMLError, match=r"'model' should be at 'memory://.*model.pkl'"):
+        artifact_paths(catalog, described, tmp_path / "folder")
+
+
+def test_store_errors_never_show_a_credential(pml: PipelineML, tmp_path: Path) -> None:
+    """A store that fails with the secret in its message: the message shows *** instead."""
+    catalog = _remote_catalog(tmp_path)
+    catalog.save("model", {"offset": 4.0})
+    described = describe_artifacts(catalog, pml.inference, pml.input_name)
+
+    class Refusing:
+        def info(self, path: str) -> dict[str, str]:
+            raise PermissionError(f"token {SECRET} refused for {path}")
+
+        def get_file(self, remote: str, local: str) -> None:
+            raise AssertionError("never reached")
+
+    catalog.get("model")._fs = Refusing()
+    with pytest.raises(PipelineMLError, match=r"could not be copied from 'memory://") as error:
+        artifact_paths(catalog, described, tmp_path / "folder")
+    assert SECRET not in str(error.value)
+    assert "token *** refused" in str(error.value)
+
+
+def _versioned(tmp_path: Path, *, load: str | None = None, save: str | None = None) -> DataCatalog:
+    catalog = DataCatalog.from_config(
+        {
+            "scaler": {"type": PICKLE, "filepath": str(tmp_path / "scaler.pkl")},
+            "model": {
+                "type": FSSPEC,
+                "filepath": _memory_url(tmp_path, "model.pkl"),
+                "versioned": True,
+            },
+        },
+        load_versions={"model": load} if load else None,
+        save_version=save,
+    )
+    catalog["params:threshold"] = MemoryDataset(0.5)
+    return catalog
+
+
+def test_versioned_input_saved_by_the_run_is_the_run_s_version(
+    pml: PipelineML, tmp_path: Path
+) -> None:
+    """Saved by the run: described before it exists, and the copy is the run's version
+    even when another process saved a newer one meanwhile."""
+    run = _versioned(tmp_path, save="2026-01-01T00.00.00.000Z")
+    before = describe_artifacts(run, pml.inference, pml.input_name, saved={"model"})
+    assert before["model"].version == "2026-01-01T00.00.00.000Z"
+    run.save("scaler", 2.0)
+    run.save("model", {"offset": "this run's"})
+    _versioned(tmp_path, save="2026-06-01T00.00.00.000Z").save("model", {"offset": "newer"})
+
+    described = describe_artifacts(run, pml.inference, pml.input_name, saved={"model"})
+    copy = Path(artifact_paths(run, described, tmp_path / "folder")["model"])
+    assert pickle.loads(copy.read_bytes()) == {"offset": "this run's"}
+    assert described["model"].location == _memory_url(
+        tmp_path, "model.pkl/2026-01-01T00.00.00.000Z/model.pkl"
+    )
+
+
+def test_versioned_input_not_saved_is_the_latest_or_the_pinned_one(
+    pml: PipelineML, tmp_path: Path
+) -> None:
+    """Not saved by the run: the latest version, or the one --load-versions pins."""
+    for version, value in (
+        ("2026-01-01T00.00.00.000Z", "old"),
+        ("2026-02-01T00.00.00.000Z", "new"),
+    ):
+        _versioned(tmp_path, save=version).save("model", {"offset": value})
+    latest = _versioned(tmp_path)
+    assert describe_artifacts(latest, pml.inference, pml.input_name)["model"].version == (
+        "2026-02-01T00.00.00.000Z"
+    )
+    pinned = _versioned(tmp_path, load="2026-01-01T00.00.00.000Z")
+    described = describe_artifacts(pinned, pml.inference, pml.input_name)
+    pinned.save("scaler", 2.0)
+    copy = Path(artifact_paths(pinned, described, tmp_path / "folder")["model"])
+    assert pickle.loads(copy.read_bytes()) == {"offset": "old"}
 
 
 def test_dataset_without_filepath_is_refused(pml: PipelineML, tmp_path: Path) -> None:
@@ -191,16 +337,15 @@ def test_input_missing_from_catalog_suggests_a_close_name(pml: PipelineML, tmp_p
 
 def test_artifact_problems_lists_every_input_at_fault(pml: PipelineML, tmp_path: Path) -> None:
     """artifact_problems reports each refused input, not only the first one."""
-    catalog = DataCatalog.from_config(
-        {"scaler": {"type": PICKLE, "filepath": "memory://scaler.pkl"}}
-    )
+    catalog = DataCatalog.from_config({"scaler": {"type": VERSIONED, "filepath": "s.pkl"}})
+    catalog["scaler"] = NoPath("scaler_table")
     catalog["model"] = MemoryDataset({"offset": 1.0})
 
     problems = artifact_problems(catalog, pml.inference, pml.input_name)
 
     assert sorted(problems) == ["model", "params:threshold", "scaler"]
     assert "MemoryDataset" in problems["model"]
-    assert "not a local file" in problems["scaler"]
+    assert "has no 'filepath'" in problems["scaler"]
     assert "parameters.yml" in problems["params:threshold"]
 
 

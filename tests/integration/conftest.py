@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._support.deploy import deploy_tools  # noqa: F401
 from tests._support.fixtures import dask_cluster, local_cluster, mlflow_server  # noqa: F401
 from tests._support.mlflow_store import sqlite_uri
 from tests._support.trained_project import TrainedModel, make_venv, train_project

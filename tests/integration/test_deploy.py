@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -24,10 +23,17 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests._support.process import QUIET_ENV
+from tests._support.deploy import (
+    INSTALL_TIMEOUT,
+    DeployTools,
+    check_command,
+    deploy_environ,
+    make_bare_venv,
+    run_command,
+    uv_executable,
+)
 from tests._support.servers import ModelServer, start_model_server, stop_model_server
 from tests._support.trained_project import (
-    INHERITED_VARIABLES,
     STRICT_THRESHOLD,
     TrainedModel,
     assert_same_predictions,
@@ -38,10 +44,6 @@ from tests._support.trained_project import (
 )
 
 pytestmark = pytest.mark.slow
-
-# Building an environment from an index takes a minute or two on 2 cores, more when the
-# package cache is cold (a fresh CI machine).
-INSTALL_TIMEOUT = 1200
 
 # Run by a venv's python: what it can import, and (with a model) what the model answers.
 PROBE_SCRIPT = """\
@@ -64,106 +66,6 @@ with open(sys.argv[1], "w", encoding="utf-8") as stream:
 """
 
 
-def _uv() -> str:
-    found = shutil.which("uv", path=os.fspath(Path(sys.executable).parent)) or shutil.which("uv")
-    if found is None:
-        pytest.fail("uv is not installed in the test environment (noxfile TEST_DEPS has it)")
-    return found
-
-
-def _base_python() -> Path:
-    """The CPython this test venv was made from: no pipelineml, no Kedro, no MLflow."""
-    info = sys.version_info
-    return Path(sys.base_prefix) / "bin" / f"python{info.major}.{info.minor}"
-
-
-def _run(
-    args: list[str | os.PathLike[str]], env: Mapping[str, str], cwd: Path
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [os.fspath(arg) for arg in args],
-        env=dict(env),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=INSTALL_TIMEOUT,
-        check=False,
-    )
-
-
-def _check(result: subprocess.CompletedProcess[str], what: str) -> None:
-    assert result.returncode == 0, (
-        f"{what} failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-8000:]}"
-    )
-
-
-def make_bare_venv(where: Path, *requirements: str) -> Path:
-    """A venv of the bare CPython with pip and only ``requirements``; returns its python."""
-    uv = _uv()
-    env = deploy_environ(where.parent / "no-such-bin", where.parent)
-    _check(
-        _run([uv, "venv", "--seed", "--python", _base_python(), where], env, where.parent),
-        "uv venv",
-    )
-    python = where / "bin" / "python"
-    if requirements:
-        _check(
-            _run([uv, "pip", "install", "--python", python, *requirements], env, where.parent),
-            f"installing {requirements}",
-        )
-    return python
-
-
-def deploy_environ(bin_dir: Path, workdir: Path, **extra: str) -> dict[str, str]:
-    """``os.environ`` without Python-path variables, ``PATH`` = ``bin_dir:/usr/bin:/bin``.
-
-    The machine's network settings (proxies, certificates) stay: a deployment has its own.
-    """
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", *INHERITED_VARIABLES}
-    }
-    env.update(QUIET_ENV)
-    env["PATH"] = os.pathsep.join([os.fspath(bin_dir), "/usr/bin", "/bin"])
-    tmp = workdir / "tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
-    env["TMPDIR"] = os.fspath(tmp)
-    env.update(extra)
-    return env
-
-
-@dataclass(frozen=True)
-class DeployTools:
-    """A venv with only mlflow and uv, and a folder holding just their executables."""
-
-    python: Path
-    bin_dir: Path
-    env_root: Path
-
-    def environ(self, workdir: Path, tracking_uri: str) -> dict[str, str]:
-        """The environment of a deployment command run from ``workdir``."""
-        return deploy_environ(
-            self.bin_dir,
-            workdir,
-            MLFLOW_TRACKING_URI=tracking_uri,
-            MLFLOW_ENV_ROOT=os.fspath(self.env_root),
-        )
-
-
-@pytest.fixture(scope="session")
-def deploy_tools(tmp_path_factory: pytest.TempPathFactory) -> DeployTools:
-    """``mlflow`` and ``uv`` of a venv where nothing else was asked for."""
-    root = tmp_path_factory.mktemp("deploy-tools")
-    python = make_bare_venv(root / "venv", f"mlflow=={version('mlflow')}", f"uv=={version('uv')}")
-    bin_dir = root / "bin"
-    bin_dir.mkdir()
-    for name in ("mlflow", "uv"):
-        (bin_dir / name).symlink_to(python.parent / name)
-    (bin_dir / _base_python().name).symlink_to(_base_python())
-    return DeployTools(python=python, bin_dir=bin_dir, env_root=root / "mlflow-envs")
-
-
 def probe(
     python: Path,
     env: Mapping[str, str],
@@ -178,8 +80,8 @@ def probe(
     args: list[str | os.PathLike[str]] = [python, script, output, ",".join(names)]
     if model is not None:
         args += [*model, str(STRICT_THRESHOLD)]
-    result = _run(args, env, workdir)
-    _check(result, "the probe script")
+    result = run_command(args, env, workdir)
+    check_command(result, "the probe script")
     report: dict[str, Any] = json.loads(output.read_text(encoding="utf-8"))
     return report
 
@@ -244,7 +146,7 @@ def test_models_predict_with_uv_scores_like_the_nodes(
     output = tmp_path / "predictions.json"
     env = deploy_tools.environ(tmp_path, trained_model.tracking_uri)
 
-    result = _run(
+    result = run_command(
         [
             deploy_tools.bin_dir / "mlflow",
             "models",
@@ -264,7 +166,7 @@ def test_models_predict_with_uv_scores_like_the_nodes(
         tmp_path,
     )
 
-    _check(result, "mlflow models predict --env-manager uv")
+    check_command(result, "mlflow models predict --env-manager uv")
     predictions = json.loads(output.read_text(encoding="utf-8"))["predictions"]
     assert_same_predictions(pd.DataFrame(predictions), trained_model.expected())
 
@@ -313,8 +215,8 @@ def _uv_environment(server: ModelServer) -> Path:
 
 
 def _frozen(python: Path, env: Mapping[str, str], cwd: Path) -> dict[str, str]:
-    result = _run([_uv(), "pip", "freeze", "--python", python], env, cwd)
-    _check(result, "uv pip freeze")
+    result = run_command([uv_executable(), "pip", "freeze", "--python", python], env, cwd)
+    check_command(result, "uv pip freeze")
     pairs = (line.split("==", 1) for line in result.stdout.splitlines() if "==" in line)
     return {name.lower(): value for name, value in pairs}
 
@@ -352,8 +254,8 @@ def docker_like(
     root = tmp_path_factory.mktemp("docker-like")
     out = root / "dockerfile"
     env = deploy_tools.environ(root, trained_model.tracking_uri)
-    _check(
-        _run(
+    check_command(
+        run_command(
             [
                 deploy_tools.bin_dir / "mlflow",
                 "models",
@@ -388,7 +290,9 @@ def docker_like(
 
     before = probe(python, image_env, workdir, names)
     command = install.group(1).replace("/opt/ml/model", model_dir.as_posix())
-    _check(_run([python, "-c", command], image_env, workdir), "the Dockerfile's install step")
+    check_command(
+        run_command([python, "-c", command], image_env, workdir), "the Dockerfile's install step"
+    )
     after = probe(python, image_env, workdir, names, model=(model_dir, sample))
     return DockerLike(dockerfile, model_dir, python, image_env, before, after)
 

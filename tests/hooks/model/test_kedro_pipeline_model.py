@@ -223,15 +223,16 @@ def test_memory_dataset_inference_input_is_refused(tmp_path: Path) -> None:
         KedroPipelineModel(toy_pipeline_ml(), catalog)
 
 
-def test_inference_input_not_in_a_local_file_is_refused(tmp_path: Path) -> None:
-    """An inference input persisted outside the local filesystem is refused, naming it."""
+def test_inference_input_on_another_filesystem_is_accepted(tmp_path: Path) -> None:
+    """An inference input persisted on another fsspec filesystem is an artifact, with its URL."""
     catalog = make_catalog(
         tmp_path,
-        entries={"model": {"type": "pickle.PickleDataset", "filepath": "memory://models/m.pkl"}},
+        entries={"model": {"type": "pickle.PickleDataset", "filepath": "memory:///models/m.pkl"}},
     )
 
-    with pytest.raises(KedroPipelineModelError, match=r"'model'.*'memory://models/m.pkl'.*not a"):
-        KedroPipelineModel(toy_pipeline_ml(), catalog)
+    model = KedroPipelineModel(toy_pipeline_ml(), catalog)
+
+    assert model.artifact_sources["model"] == {"location": "memory:///models/m.pkl"}
 
 
 def test_inference_input_without_filepath_is_refused(tmp_path: Path) -> None:
@@ -277,7 +278,7 @@ def test_input_name_dataset_type_does_not_leak_into_the_model(
     catalog = make_catalog(tmp_path)
     model = KedroPipelineModel(toy_pipeline_ml(), catalog)
     state = cloudpickle.dumps(model)
-    logged_state = (logged_toy / "python_model.pkl").read_bytes()
+    logged_state = (logged_toy / "artifacts" / "pipeline.json").read_bytes()
 
     loaded = mlflow.pyfunc.load_model(str(logged_toy))
     result = loaded.predict(frame([3, 4]))

@@ -61,13 +61,12 @@ def test_loaded_model_scores_in_joblib_workers(logged_toy: Path) -> None:
         pd.testing.assert_frame_equal(result, expected(chunk))
 
 
-def test_logged_python_model_holds_no_loaded_artifacts(logged_toy: Path) -> None:
-    """python_model.pkl unpickles to a model without loaded data, which refuses to predict."""
-    logged = pickle.loads((logged_toy / "python_model.pkl").read_bytes())
-
-    assert isinstance(logged, KedroPipelineModel)
-    assert logged._loaded is None
-    assert logged.parameter_defaults == {}
+def test_a_model_logged_from_code_has_no_pickle_of_pipelineml_or_kedro(logged_toy: Path) -> None:
+    """No python_model.pkl: the loader, the spec and the artifacts' own files only."""
+    assert not (logged_toy / "python_model.pkl").exists()
+    assert (logged_toy / "pipelineml_loader.py").is_file()
+    pickles = sorted(p.name for p in logged_toy.rglob("*.pkl"))
+    assert pickles == ["model.pkl", "scaler.pkl"]  # the fitted objects, in their datasets' format
 
 
 def test_model_built_from_a_catalog_never_pickles_its_loaded_data(tmp_path: Path) -> None:

@@ -41,7 +41,12 @@ def test_preflight_reports_every_problem_once_before_any_node(
     catalog = {
         "raw_data": CATALOG["raw_data"],
         "instance": CATALOG["instances"],  # a typo of input_name 'instances'
-        "scaler": {"type": "pickle.PickleDataset", "filepath": "memory://models/scaler.pkl"},
+        # A table: no file to carry in the model.
+        "scaler": {
+            "type": "pandas.SQLTableDataset",
+            "table_name": "scalers",
+            "credentials": {"con": "sqlite:///scalers.db"},
+        },
         "model": {"type": "MemoryDataset"},
     }
     parameters = {"n_rows": 20, "alpha": 1.0, "treshold": 0.5}  # a typo of 'threshold'
@@ -61,9 +66,8 @@ def test_preflight_reports_every_problem_once_before_any_node(
     assert "Traceback" not in output
     block = completed.stderr[completed.stderr.index("Error: pipelineml pre-flight") :]
     assert "'model' is a MemoryDataset" in block
-    assert "'scaler'" in block
-    assert "memory://models/scaler.pkl" in block
-    assert "not a local file" in block
+    assert "Inference input 'scaler' (" in block
+    assert "SQLTableDataset) has no 'filepath'" in " ".join(block.split())
     assert "Fix it in conf/base/catalog.yml." in block
     assert "Parameter 'params:threshold'" in block
     assert "Did you mean 'params:treshold'?" in block

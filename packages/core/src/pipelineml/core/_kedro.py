@@ -54,6 +54,13 @@ def dataset_config(catalog: CatalogProtocol[Any, Any], name: str) -> dict[str, A
     return dict((config or {}).get(name) or {})
 
 
+def dataset_filesystem(dataset: Any) -> Any:
+    """The fsspec filesystem a kedro-datasets dataset built from its credentials and
+    ``fs_args`` (its ``_fs``), or ``None`` for a dataset that keeps none."""
+    fs = getattr(dataset, "_fs", None)
+    return fs if callable(getattr(fs, "get_file", None)) else None
+
+
 def is_ephemeral(dataset: Any) -> bool:
     """Whether a dataset only lives in memory (Kedro's runners read ``_EPHEMERAL`` too)."""
     return bool(getattr(dataset, "_EPHEMERAL", False))
@@ -66,6 +73,12 @@ def declared_inputs_outputs(node: Node) -> tuple[Any, Any] | None:
     if inputs is _MISSING or outputs is _MISSING:
         return None
     return inputs, outputs
+
+
+def declared_name(node: Node) -> str | None:
+    """A node's name as given to it (``None`` when Kedro derives one), before its namespace."""
+    name = getattr(node, "_name", None)
+    return name if isinstance(name, str) else None
 
 
 def outputs_to_dictionary(node: Node) -> Callable[[Any], dict[str, Any]]:

@@ -104,6 +104,25 @@ class BaseRunner(AbstractRunner):
         """The copy policy applied to the in-memory datasets this runner creates."""
         return self._copy_policy
 
+    def settings(self) -> dict[str, Any]:
+        """The runner's constructor arguments as plain data (lists, dicts, strings,
+        numbers): ``type(runner)(**runner.settings())`` is an equal runner. This is how a
+        model stores its runner without pickling it."""
+        policy = self._copy_policy
+        return {
+            "is_async": self._async,
+            "copy_policy": None
+            if policy.is_empty
+            else {"modes": dict(policy.rules) or None, "default": policy.default},
+        }
+
+    @staticmethod
+    def policy_from_settings(data: Mapping[str, Any] | None) -> CopyPolicy:
+        """The ``CopyPolicy`` of ``settings()["copy_policy"]``."""
+        if not data:
+            return CopyPolicy()
+        return CopyPolicy(data.get("modes"), default=data.get("default"))
+
     def plan(self, pipeline: Pipeline) -> Plan:
         """The cached plan of ``pipeline`` (computed on first use of this object)."""
         return self._plans(pipeline)

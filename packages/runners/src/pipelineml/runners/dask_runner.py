@@ -146,6 +146,18 @@ class DaskRunner(BaseRunner):
         where = self._address or ("client" if self._client is not None else "LocalCluster")
         return f"DaskRunner({where!r}, retries={self._retries})"
 
+    def settings(self) -> dict[str, Any]:
+        """The constructor's arguments as plain data (see ``BaseRunner.settings``); a runner
+        given a ``client`` gives its scheduler's address instead."""
+        state = self.__getstate__()  # resolves a given client to its address
+        return {
+            "address": state.get("_address"),
+            "cluster_kwargs": dict(self._cluster_kwargs),
+            "retries": self._retries,
+            "timeout": self._timeout,
+            **super().settings(),
+        }
+
     # -------------------------------------------------------------- connection
     @property
     def connected(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipelineml.core._kedro import validate_max_workers
 from pipelineml.runners._lean_runner import LeanRunner
@@ -61,6 +61,10 @@ class ThreadRunner(LeanRunner):
             raise ValueError(f"max_workers should be positive, got {max_workers}")
         # Kedro's rule for the default: the CPU count, capped on Windows.
         self._max_workers = validate_max_workers(max_workers)
+
+    def settings(self) -> dict[str, Any]:
+        """The constructor's arguments as plain data (see ``BaseRunner.settings``)."""
+        return {"max_workers": self._max_workers, **super().settings()}
 
     @property
     def max_workers(self) -> int:

@@ -36,6 +36,33 @@ def bundle_pipelineml(folder: Path) -> Path:
     return target
 
 
+def bundle_modules(folder: Path, modules: Iterable[str]) -> list[Path]:
+    """Copy the source of each top-level module (a package folder, or a ``.py`` file) into
+    ``folder``, for MLflow's ``code_paths``: the project's own code, shipped as source.
+
+    Raises:
+        KedroPipelineModelError: When a module's source is not a folder or file here.
+    """
+    copied = []
+    for module in sorted(set(modules)):
+        spec = importlib.util.find_spec(module)
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        if len(locations) == 1:
+            copied.append(
+                Path(shutil.copytree(locations[0], folder / module, ignore=_BUNDLE_IGNORE))
+            )
+        elif spec is not None and spec.origin and spec.origin.endswith(".py"):
+            copied.append(Path(shutil.copy2(spec.origin, folder / f"{module}.py")))
+        else:
+            raise KedroPipelineModelError(
+                f"The source of module {module!r}, which inference nodes use, is not one "
+                "folder or file on this machine, so it cannot travel in the model; install "
+                "it from a package index where the model is deployed, or add its folder to "
+                "log_model_kwargs 'code_paths'."
+            )
+    return copied
+
+
 def code_path_modules(code_paths: Iterable[str | os.PathLike[str]]) -> set[str]:
     """Top-level modules that ``code_paths`` entries make importable from the model."""
     modules = set()

@@ -11,7 +11,7 @@ import contextlib
 import site
 import sys
 import sysconfig
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,16 +83,17 @@ def bundled_modules(pipeline: Pipeline, log_model_kwargs: Mapping[str, Any]) -> 
 
 
 @contextlib.contextmanager
-def code_by_value(pipeline: Pipeline) -> Iterator[list[str]]:
-    """Pickle the project's own code into the model, so it loads where it is not installed.
+def code_by_value(modules: Iterable[str]) -> Iterator[list[str]]:
+    """While in this block, cloudpickle pickles these top-level modules' code by value.
 
-    The modules of ``by_value_modules`` are registered with cloudpickle "by value" while
-    the model is saved (those a caller registered already stay registered).
+    Used to pickle the project's own code into a model (the pickled format), or into a
+    loaded model sent to Dask workers that cannot import it. Modules a caller registered
+    already stay registered; modules not imported here are skipped.
     """
     import cloudpickle
 
     already = set(cloudpickle.list_registry_pickle_by_value())
-    chosen = [top for top in by_value_modules(pipeline) if top not in already]
+    chosen = [top for top in modules if top not in already and top in sys.modules]
     for top in chosen:
         cloudpickle.register_pickle_by_value(sys.modules[top])
     try:

@@ -21,10 +21,11 @@ def fingerprint(path: str | Path) -> dict[str, str]:
     root = Path(path)
     if root.is_file():
         return {"": _file_digest(root)}
+    # Python writes byte-code caches next to code it imports: never part of what was logged.
     return {
         file.relative_to(root).as_posix(): _file_digest(file)
         for file in sorted(root.rglob("*"))
-        if file.is_file()
+        if file.is_file() and "__pycache__" not in file.parts and file.suffix != ".pyc"
     }
 
 

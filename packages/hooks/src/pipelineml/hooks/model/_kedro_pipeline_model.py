@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
-from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc.model import PythonModel
@@ -29,14 +28,17 @@ from pipelineml.core.artifacts import (
     check_inference,
     describe_artifacts,
 )
+from pipelineml.hooks.environment._code_by_value import code_by_value
 from pipelineml.hooks.environment._code_path import follow_the_running_copy, model_code_folder
 from pipelineml.hooks.environment._mlflow_internals import UnvalidatedPredict
-from pipelineml.hooks.errors import InferenceNodeError, KedroPipelineModelError
+from pipelineml.hooks.errors import KedroPipelineModelError
 from pipelineml.hooks.model._artifact_loading import load_artifacts
+from pipelineml.hooks.model._from_code import SPEC_ARTIFACT, restore_model
 from pipelineml.hooks.model._integrity import fingerprint
 from pipelineml.hooks.model._model_arguments import inference_and_input, model_copy_policy
-from pipelineml.hooks.model._node_errors import failed_node_name
-from pipelineml.runners import CopyPolicy, resolve_runner, run_in_memory
+from pipelineml.hooks.model._node_errors import node_failure, run_inference
+from pipelineml.hooks.model._request_params import read_params
+from pipelineml.runners import CopyPolicy, resolve_runner
 from pipelineml.runners.errors import RunnerError
 
 if TYPE_CHECKING:
@@ -48,7 +50,6 @@ __all__ = ["KedroPipelineModel"]
 
 logger = logging.getLogger(__name__)
 
-RUNNER_PARAM = "runner"
 # The runner a model uses when none is given. Such a model holds no runner object: it
 # scores with ``run_in_memory`` (the same execution), so loading it never imports
 # kedro.runner, which loads Kedro's project settings and reconfigures logging.
@@ -94,6 +95,8 @@ class KedroPipelineModel(UnvalidatedPredict, PythonModel):
         input_name: str | None = None,
         runner: AbstractRunner | str | None = None,
         copy_mode: str | Mapping[str, str] | CopyPolicy | None = "assign",
+        *,
+        saved_by_training: Iterable[str] = (),
     ) -> None:
         """Check the pipeline against the catalog and prepare the model.
 
@@ -108,16 +111,22 @@ class KedroPipelineModel(UnvalidatedPredict, PythonModel):
             copy_mode: ``assign``/``copy``/``deepcopy``, a dict of per-dataset rules, or a
                 ``CopyPolicy``, for the data handed between nodes. Datasets no rule names
                 are assigned (a policy without a default gets ``default="assign"``).
+            saved_by_training: The datasets the training run that fitted the artifacts
+                saved (``MlflowHook`` gives the run's outputs): a versioned artifact among
+                them is the version that run saved; any other, the version the catalog
+                loads (the latest, or one pinned with ``kedro run --load-versions``).
 
         Raises:
             KedroPipelineModelError: Naming the dataset at fault: more than one inference
                 output, an input_name that is not an inference input, or an artifact that
-                is not persisted to a local file.
+                is not persisted to a file.
         """
         inference, input_name = inference_and_input(pipeline, input_name)
         try:
             check_inference(inference, input_name)
-            described = describe_artifacts(catalog, inference, input_name)
+            described = describe_artifacts(
+                catalog, inference, input_name, saved=frozenset(saved_by_training)
+            )
             self._policy = model_copy_policy(copy_mode)
             self._runner = None if runner is None else resolve_runner(runner)
         except (PipelineMLError, RunnerError) as exc:
@@ -132,7 +141,22 @@ class KedroPipelineModel(UnvalidatedPredict, PythonModel):
         }
         self._digests: dict[str, dict[str, str]] = {}
         self._catalog: CatalogProtocol[Any, Any] | None = catalog
+        # Top-level modules whose source the model carries (set when loaded from code).
+        self._code_modules: tuple[str, ...] = ()
         self._init_runtime()
+
+    @classmethod
+    def from_code(cls) -> KedroPipelineModel:
+        """The model MLflow's loader gives a model logged from code: empty until
+        ``load_context`` rebuilds it from the spec the model holds."""
+        model = cls.__new__(cls)
+        model.pipeline, model.input_name, model.output_name = Pipeline([]), "", ""
+        model._artifacts, model._parameters, model._digests = {}, {}, {}
+        model._policy, model._runner = CopyPolicy("assign"), None
+        model._catalog = None
+        model._code_modules = ()
+        model._init_runtime()
+        return model
 
     def _init_runtime(self) -> None:
         # Resolved runners live only in memory (rebuilt after unpickling); what a pickle
@@ -153,7 +177,9 @@ class KedroPipelineModel(UnvalidatedPredict, PythonModel):
             # The state is cloudpickled because MLflow loaded the nodes' code by value:
             # plain pickle (multiprocessing) cannot name those functions by reference.
             state[_LOADED_STATE] = self._loaded
-            return {_PORTABLE_STATE: cloudpickle.dumps(state)}
+            # The project's code travels by value, for workers that cannot import it.
+            with code_by_value(getattr(self, "_code_modules", ())):
+                return {_PORTABLE_STATE: cloudpickle.dumps(state)}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -215,6 +241,16 @@ class KedroPipelineModel(UnvalidatedPredict, PythonModel):
         return {short: source[name] for short, name in self._parameters.items()}
 
     @property
+    def artifact_sources(self) -> dict[str, dict[str, str]]:
+        """``{name: {"location": ..., "version": ...}}`` of the dataset artifacts (``version``
+        for versioned ones): what the model's metadata records of where each came from."""
+        return {
+            name: {"location": a.location, **({"version": a.version} if a.version else {})}
+            for name, a in sorted(self._artifacts.items())
+            if a.kind == "dataset" and a.location is not None
+        }
+
+    @property
     def digests(self) -> dict[str, dict[str, str]]:
         """SHA-256 of each artifact recorded by ``extract_pipeline_artifacts``."""
         return {name: dict(files) for name, files in self._digests.items()}
@@ -258,8 +294,15 @@ class KedroPipelineModel(UnvalidatedPredict, PythonModel):
             KedroPipelineModelError: When the artifacts do not match the pipeline's inputs
                 (both sides named), or an artifact's SHA-256 changed since logging.
         """
+        paths = dict(context.artifacts)
+        spec = paths.pop(SPEC_ARTIFACT, None)
         follow_the_running_copy(model_code_folder(context.artifacts.values()), __file__)
-        self._loaded = self.load_artifacts(context.artifacts)
+        if spec is None:
+            # The pickled format (pipelineml 0.1.0, or a pipeline that cannot be data).
+            self._loaded = self.load_artifacts(paths)
+            return
+        restored, self._loaded = restore_model(spec, paths)
+        self.__dict__.update(restored.attributes())
 
     def load_artifacts(self, paths: Mapping[str, str]) -> dict[str, Any]:
         """Load ``{name: local path}`` artifacts as ``load_context`` does, and return them."""
@@ -327,54 +370,12 @@ class KedroPipelineModel(UnvalidatedPredict, PythonModel):
         *,
         log_failure: bool,
     ) -> Any:
-        runner = self._runner
-        if params:
-            overrides: dict[str, Any] = {}
-            for key, value in params.items():
-                if key == RUNNER_PARAM:
-                    runner = self._named_runner(value)
-                    continue
-                name = self._parameters.get(key)
-                if name is None:
-                    accepted = sorted([*self._parameters, RUNNER_PARAM])
-                    raise KedroPipelineModelError(
-                        f"Unknown parameter {key!r}. This model accepts: {accepted}."
-                    )
-                overrides[name] = value
-            if overrides:
-                feed = {**feed, **overrides}
-        feed = {**feed, self.input_name: model_input}
+        request = read_params(params, self._parameters)
+        runner = self._named_runner(request.runner) if request.names_runner else self._runner
+        feed = {**feed, **request.overrides, self.input_name: model_input}
         try:
-            if runner is None:
-                outputs = run_in_memory(self.pipeline, feed, copy_policy=self._policy)
-                return outputs[self.output_name]
-            runner_in_memory = getattr(runner, "run_in_memory", None)
-            if runner_in_memory is not None:
-                outputs = runner_in_memory(self.pipeline, feed, copy_policy=self._policy)
-                return outputs[self.output_name]
-            return self._run_with_catalog(runner, feed)
+            return run_inference(self.pipeline, feed, runner, self._policy, self.output_name)
         except MlflowException:
             raise
         except Exception as exc:
-            raise self._node_failure(exc, log_failure) from exc
-
-    def _node_failure(self, exc: Exception, log_failure: bool) -> InferenceNodeError:
-        # A served request must get the node and its message, not the trace (which may
-        # show cloudpickled code as "<dynamic-code>"): the trace goes to the log instead.
-        node_name = failed_node_name(exc, self.pipeline)
-        where = f"Inference node '{node_name}'" if node_name else "The inference pipeline"
-        message = f"{where} failed: {type(exc).__name__}: {exc}"
-        if log_failure:
-            logger.error("%s", message, exc_info=exc)
-        return InferenceNodeError(message, node_name)
-
-    def _run_with_catalog(self, runner: AbstractRunner, feed: dict[str, Any]) -> Any:
-        # A runner that is not ours only knows catalogs: build one per call.
-        catalog = DataCatalog(
-            datasets={
-                name: MemoryDataset(value, copy_mode=self._policy.mode_for(name))
-                for name, value in feed.items()
-            }
-        )
-        outputs = runner.run(self.pipeline, catalog)
-        return outputs[self.output_name].load()
+            raise node_failure(exc, self.pipeline, log_failure) from exc

@@ -6,7 +6,7 @@ import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +15,16 @@ from mlflow.models import Model
 
 from pipelineml.core import PipelineML, PipelineMLError
 from pipelineml.core._kwargs import normalise_log_model_kwargs
-from pipelineml.hooks.environment._code_bundle import bundle_pipelineml
-from pipelineml.hooks.environment._code_by_value import bundled_modules, code_by_value
+from pipelineml.hooks.environment._code_bundle import (
+    bundle_modules,
+    bundle_pipelineml,
+    code_path_modules,
+)
+from pipelineml.hooks.environment._code_by_value import (
+    bundled_modules,
+    by_value_modules,
+    code_by_value,
+)
 from pipelineml.hooks.environment._given_requirements import (
     check_explicit_requirements,
     explicit_requirements,
@@ -24,6 +32,11 @@ from pipelineml.hooks.environment._given_requirements import (
 )
 from pipelineml.hooks.environment._requirement_policy import RequirementPolicy
 from pipelineml.hooks.errors import KedroPipelineModelError
+from pipelineml.hooks.model._from_code import (
+    SPEC_ARTIFACT,
+    pickled_format_reasons,
+    write_model_files,
+)
 from pipelineml.hooks.model._kedro_pipeline_model import KedroPipelineModel
 from pipelineml.hooks.model._signature import infer_model_signature
 
@@ -116,8 +129,10 @@ def log_model(
     kpm_kwargs: Mapping[str, Any] | None = None,
     log_model_kwargs: Mapping[str, Any],
     capture: ModuleCapture | None = None,
+    saved_by_training: Iterable[str] = (),
 ) -> ModelInfo:
-    """``log_pipeline_model``, with the run's ``ModuleCapture`` when there is one."""
+    """``log_pipeline_model``, with what the training run knows: its ``ModuleCapture`` and
+    the datasets it saved (see ``KedroPipelineModel``)."""
     model_kwargs: dict[str, Any] = {}
     logged: dict[str, Any] = {}
     if isinstance(pipeline, PipelineML):
@@ -131,7 +146,13 @@ def log_model(
         logged = normalise_log_model_kwargs({**logged, **log_model_kwargs})
     except PipelineMLError as exc:
         raise KedroPipelineModelError(str(exc)) from exc
-    model = KedroPipelineModel(pipeline, catalog, input_name=input_name, **model_kwargs)
+    model = KedroPipelineModel(
+        pipeline,
+        catalog,
+        input_name=input_name,
+        saved_by_training=saved_by_training,
+        **model_kwargs,
+    )
     name = logged.pop("name")
     signature = logged.pop("signature", "auto")
     # Modules whose code travels inside the model, so that no requirement names them.
@@ -147,31 +168,96 @@ def log_model(
         artifacts = model.extract_pipeline_artifacts(folder)
         if isinstance(signature, str) and signature == "auto":
             signature = infer_model_signature(model, catalog, artifacts)
+        if model.artifact_sources:
+            # Which file, and which version, each artifact is a copy of.
+            metadata = dict(logged.get("metadata") or {})
+            metadata["pipelineml"] = {"artifacts": model.artifact_sources}
+            logged["metadata"] = metadata
         run_id = logged.get("run_id")
         if run_id is not None and logged.get("model_id") is None:
             logged["model_id"] = _new_logged_model(name, run_id, logged)
-        code_paths = [os.fspath(bundle_pipelineml(Path(code_folder))), *user_code_paths]
-        with code_by_value(model.pipeline) as by_value, warnings.catch_warnings():
-            if by_value:
-                logger.debug("Pickling %s by value into the model", by_value)
+        contents = _contents(
+            model, catalog, artifacts, signature, Path(code_folder), user_code_paths, logged
+        )
+        with warnings.catch_warnings():
             # The signature already describes the input; MLflow's nag for an example is noise.
             warnings.filterwarnings(
                 "ignore", message=r".*input example was not provided", category=UserWarning
             )
-            contents = {
-                "python_model": model,
-                "artifacts": artifacts,
-                "signature": signature,
-                "code_paths": code_paths,
-            }
-            if infers_requirements(logged):
-                logged["pip_requirements"] = _requirements(
-                    Path(probe_folder) / "model", contents, policy, capture, logged
+            with code_by_value(contents.pop("by_value")):
+                if infers_requirements(logged):
+                    logged["pip_requirements"] = _requirements(
+                        Path(probe_folder) / "model", contents, policy, capture, logged
+                    )
+                info: ModelInfo = Model.log(
+                    artifact_path=None, name=name, flavor=mlflow.pyfunc, **contents, **logged
                 )
-            info: ModelInfo = Model.log(
-                artifact_path=None, name=name, flavor=mlflow.pyfunc, **contents, **logged
-            )
             return info
+
+
+def _contents(
+    model: KedroPipelineModel,
+    catalog: CatalogProtocol[Any, Any],
+    artifacts: dict[str, str],
+    signature: Any,
+    folder: Path,
+    user_code_paths: list[str],
+    logged: dict[str, Any],
+) -> dict[str, Any]:
+    """What MLflow saves: from code (a loader, the spec and the code as source) whenever
+    the pipeline can be data; otherwise the pickled ``python_model``, said in a warning.
+
+    The returned ``by_value`` lists the modules to pickle by value while MLflow saves.
+    """
+    parameters = {name: catalog.load(name) for name in model._parameters.values()}
+    project_modules = [
+        module
+        for module in by_value_modules(model.pipeline)
+        if module not in code_path_modules(user_code_paths)
+    ]
+    pipelineml_code = os.fspath(bundle_pipelineml(folder / "pipelineml-code"))
+    reasons = pickled_format_reasons(model.pipeline, model._runner, parameters)
+    metadata = dict(logged.get("metadata") or {})
+    metadata.setdefault("pipelineml", {})["format"] = "pickle" if reasons else "code"
+    logged["metadata"] = metadata
+    if reasons:
+        logger.warning(
+            "The model is logged in the pickled format (python_model.pkl), which needs "
+            "MLflow's pickle deserialization when it loads, because %s.",
+            "; ".join(reasons),
+        )
+        return {
+            "python_model": model,
+            "artifacts": artifacts,
+            "signature": signature,
+            "code_paths": [pipelineml_code, *user_code_paths],
+            "by_value": project_modules,
+        }
+    project_code = bundle_modules(folder / "project-code", project_modules)
+    code_paths = [pipelineml_code, *map(os.fspath, project_code), *user_code_paths]
+    spec_folder = folder / "spec"
+    spec_folder.mkdir()
+    loader, spec = write_model_files(
+        spec_folder,
+        pipeline=model.pipeline,
+        input_name=model.input_name,
+        output_name=model.output_name,
+        artifacts=model._artifacts,
+        parameters=parameters,
+        digests=model.digests,
+        runner=model._runner,
+        policy=model.copy_policy,
+        code_paths=code_paths,
+        code_modules=project_modules,
+    )
+    datasets = {name: path for name, path in artifacts.items() if name not in parameters}
+    return {
+        "python_model": os.fspath(loader),
+        "artifacts": {**datasets, SPEC_ARTIFACT: os.fspath(spec)},
+        "signature": signature,
+        "code_paths": code_paths,
+        "by_value": [],
+    }
 
 
 def _requirements(

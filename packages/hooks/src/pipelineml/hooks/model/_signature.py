@@ -11,7 +11,7 @@ from mlflow.models import infer_signature
 
 from pipelineml.core._kedro import dataset_config
 from pipelineml.hooks.errors import KedroPipelineModelError
-from pipelineml.hooks.model._kedro_pipeline_model import RUNNER_PARAM
+from pipelineml.hooks.model._request_params import RUNNER_PARAM
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol

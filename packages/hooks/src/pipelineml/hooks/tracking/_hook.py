@@ -39,7 +39,7 @@ from pipelineml.hooks.tracking._mlflow_run import (
     store_problem,
 )
 from pipelineml.hooks.tracking._model_selection import models_to_log
-from pipelineml.hooks.tracking._preflight import preflight_problems
+from pipelineml.hooks.tracking._preflight import pickled_format_notes, preflight_problems
 from pipelineml.hooks.tracking._problems import Problem, report, warn_block
 from pipelineml.hooks.tracking._run_state import (
     MAX_TAG,
@@ -223,6 +223,9 @@ class MlflowHook:
                 problems.append(store_problem("registry", registry_uri, exc, conf))
         if problems:
             self._refuse(state, config, problems)
+        notes = pickled_format_notes(state.to_log, catalog)
+        if notes:
+            warn_block("\n".join(notes))
         log_params(state, pipeline, catalog, config, tags if reuse else {})
         logger.info("MLflow run %s (%s)", run_id, tracking_uri)
 

@@ -202,7 +202,11 @@ def log_model_of(
     """Log one PipelineML's model into the run and print where it is; or why it failed."""
     try:
         info = log_model(
-            pml, catalog, log_model_kwargs={"run_id": state.run_id}, capture=state.requirements
+            pml,
+            catalog,
+            log_model_kwargs={"run_id": state.run_id},
+            capture=state.requirements,
+            saved_by_training=pml.training.all_outputs(),
         )
     except Exception as exc:
         # The message is reported once, by the caller; the trace is for --verbose needs.

@@ -22,9 +22,11 @@ from pipelineml.core._names import (
     parameter_path,
     strip_transcoding,
 )
-from pipelineml.core.artifacts import artifact_problems
+from pipelineml.core.artifacts import survey_artifacts
 from pipelineml.hooks.environment._code_by_value import bundled_modules
 from pipelineml.hooks.environment._given_requirements import requirement_problems
+from pipelineml.hooks.model._from_code import pickled_format_reasons
+from pipelineml.hooks.tracking._artifact_stores import store_problems
 from pipelineml.hooks.tracking._problems import Problem
 from pipelineml.runners import CopyPolicy, resolve_runner
 from pipelineml.runners.errors import RunnerError
@@ -171,10 +173,11 @@ def model_problems(
         catalog: The run's catalog.
         conf: The project's configuration folders.
     """
-    problems = [
-        _problem_for(name, message, conf, label)
-        for name, message in artifact_problems(catalog, pml.inference, pml.input_name).items()
-    ]
+    # What the run writes need not exist yet; a versioned one is this run's version.
+    saved = {*run.all_outputs(), *(strip_transcoding(n) for n in run.all_outputs())}
+    described, found = survey_artifacts(catalog, pml.inference, pml.input_name, saved)
+    found.update(store_problems(catalog, described, saved))
+    problems = [_problem_for(name, message, conf, label) for name, message in found.items()]
     kwargs = pml.kpm_kwargs
     runner = kwargs.get("runner")
     if isinstance(runner, str):
@@ -220,3 +223,26 @@ def preflight_problems(
     for problem in problems:
         unique.setdefault(problem.subject, problem)
     return list(unique.values())
+
+
+def pickled_format_notes(
+    to_log: list[tuple[str, PipelineML]], catalog: CatalogProtocol[Any, Any]
+) -> list[str]:
+    """One line per PipelineML whose model will be logged in the pickled format, and why
+    (said before training: the format never changes silently)."""
+    notes = []
+    for name, pml in to_log:
+        runner = pml.kpm_kwargs.get("runner")
+        try:
+            resolved = None if runner is None else resolve_runner(runner)
+            parameters = {n: catalog.load(n) for n in pml.inference.inputs() if is_parameter(n)}
+        except Exception:  # reported by the pre-flight problems, or when logging
+            continue
+        reasons = pickled_format_reasons(pml.inference, resolved, parameters)
+        if reasons:
+            notes.append(
+                f"The model of PipelineML '{name}' will be logged in the pickled format "
+                "(python_model.pkl, which loads only where MLflow allows pickle "
+                f"deserialization), not from code, because {'; '.join(reasons)}."
+            )
+    return notes
