@@ -33,6 +33,7 @@ PREDICT_SCRIPT = """\
 import importlib.util
 import json
 import multiprocessing
+import os
 import sys
 
 
@@ -59,8 +60,9 @@ def main():
         "strict": model.predict(sample, params={"threshold": float(threshold)}).to_dict(
             orient="list"
         ),
-        "project_found": importlib.util.find_spec(package) is not None,
+        "project_origin": getattr(importlib.util.find_spec(package), "origin", None),
         "prefix": sys.prefix,
+        "model_dir": os.path.realpath(dst_path),
         "pipelineml_hooks": pipelineml.hooks.__file__,
         "kedro_pipeline_model": sys.modules["pipelineml.hooks.model._kedro_pipeline_model"].__file__,
         "child_kedro_pipeline_model": child_file,
@@ -185,7 +187,9 @@ def test_venv_has_pipelineml_installed_not_linked_to_the_repository(
 
     assert Path(preimported_predictions["prefix"]) == venv
     assert Path(preimported_predictions["pipelineml_hooks"]).is_relative_to(venv)
-    assert preimported_predictions["project_found"] is False
+    # The project's package is not installed in the venv: what imports is the model's copy.
+    origin = Path(preimported_predictions["project_origin"]).resolve()
+    assert origin.is_relative_to(Path(preimported_predictions["model_dir"])), origin
 
 
 def test_fresh_process_runs_the_pipelineml_code_inside_the_model(

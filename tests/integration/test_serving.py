@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -165,6 +166,40 @@ def test_served_runner_param_gives_the_same_predictions(
     assert_same_predictions(served_predictions(response), trained_model.expected())
 
 
+def test_served_request_cannot_start_a_dask_cluster(
+    trained_model: TrainedModel, model_server: ModelServer
+) -> None:
+    """params {"runner": "DaskRunner"} is a 400 naming the allowed runners (#22, finding 1):
+    no cluster, so no unauthenticated scheduler port, is started by a request."""
+    body = {**split_payload(trained_model.sample), "params": {"runner": "DaskRunner"}}
+
+    response = invoke(model_server.url, body)
+
+    assert response.status_code == 400, response.text
+    error = response.json()
+    assert error["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "Runner 'DaskRunner' is not allowed" in error["message"]
+    assert "Allowed runners: SequentialRunner, ThreadRunner." in error["message"]
+    log = model_server.log_path.read_text(encoding="utf-8", errors="replace")
+    assert "distributed.scheduler" not in log
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e309"])
+def test_served_non_finite_parameter_gets_400_naming_it(
+    trained_model: TrainedModel, model_server: ModelServer, literal: str
+) -> None:
+    """A threshold of NaN, Infinity or 1e309 (an overflow) is a 400 naming the parameter,
+    not an answer in which every row is 0 or 1 (#22, finding 2)."""
+    body = {**split_payload(trained_model.sample), "params": {"threshold": 0.5}}
+    raw = json.dumps(body).replace('"threshold": 0.5', f'"threshold": {literal}').encode()
+
+    response = invoke(model_server.url, raw)
+
+    assert response.status_code == 400, response.text
+    assert "Parameter 'threshold' got" in response.json()["message"]
+    assert "NaN or infinite number is not accepted" in response.json()["message"]
+
+
 def test_served_concurrent_requests_each_get_their_own_answer(
     trained_model: TrainedModel, model_server: ModelServer
 ) -> None:
@@ -298,6 +333,8 @@ def test_served_node_failure_gets_400_naming_the_node_without_a_trace(
     trained_model: TrainedModel, model_server: ModelServer
 ) -> None:
     """A NaN the model cannot take: 400 naming node 'predict' and its message; trace in the log."""
+    threaded = {**split_payload(trained_model.sample), "params": {"runner": "ThreadRunner"}}
+    assert invoke(model_server.url, threaded).status_code == 200  # kedro.runner is imported
     response = invoke(model_server.url, _nan_in_a_feature(trained_model.sample))
 
     assert response.status_code == 400, response.text
@@ -307,12 +344,12 @@ def test_served_node_failure_gets_400_naming_the_node_without_a_trace(
     assert "stack_trace" not in error
     assert "Traceback" not in response.text
     assert "<dynamic-code>" not in response.text
-    # A request naming a runner imports kedro.runner in the server, which installs Kedro's
-    # rich logging: lines are then wrapped, so compare words, not whole lines.
-    log = " ".join(model_server.log_path.read_text(encoding="utf-8", errors="replace").split())
-    assert "Inference node" in log
-    assert "'predict' failed: ValueError: Input X contains NaN" in log
-    assert "Traceback" in log  # rich cuts the title of its panel to the column it has
+    # Requests naming a runner import kedro.runner in the server; the server's logging stays
+    # its own (no Kedro rich handler wrapping lines), so the message is one whole line.
+    log = model_server.log_path.read_text(encoding="utf-8", errors="replace")
+    assert "Inference node 'predict' failed: ValueError: Input X contains NaN" in log
+    assert "rich_logging.yml" not in log
+    assert "Traceback (most recent call last)" in log
     assert "in predict" in log  # the frames are there
     good = invoke(model_server.url, split_payload(trained_model.sample))
     assert_same_predictions(served_predictions(good), trained_model.expected())

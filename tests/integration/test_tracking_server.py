@@ -158,11 +158,11 @@ def test_model_is_logged_on_the_server(
     stored = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     assert {
         "MLmodel",
-        "python_model.pkl",
+        "artifacts/pipeline.json",  # the inference pipeline as data, parameters included
         "artifacts/model.pkl",
         "artifacts/scaler.pkl",
-        "artifacts/params_threshold.pkl",
     } <= stored
+    assert "python_model.pkl" not in stored  # logged from code, not pickled
     assert not (server_trained.root / "mlruns").exists()
 
 

@@ -37,6 +37,16 @@ from tests._support.toy_model import (
 REPO = Path(__file__).resolve().parents[3]
 
 
+@pytest.fixture(autouse=True)
+def _no_project_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Kedro project is configured here: an earlier test of this process may have left
+    its package in ``kedro.framework.project.PACKAGE_NAME``, which the model would then
+    carry as the project's code."""
+    from kedro.framework import project
+
+    monkeypatch.setattr(project, "PACKAGE_NAME", None, raising=False)
+
+
 def _logged(tmp_path: Path, pipeline: Any = None, **kwargs: Any) -> Path:
     catalog = trained_catalog(tmp_path / "project")
     info = log_pipeline_model(pipeline or toy_pipeline_ml(), catalog, **{**FAST_LOG, **kwargs})

@@ -521,10 +521,14 @@ def recording_runner_name() -> tuple[str, list[_RecordingRunner]]:
 
 
 def test_runner_named_in_params_is_resolved_once(
-    toy_model: Any, recording_runner_name: tuple[str, list[_RecordingRunner]]
+    tmp_path: Path, recording_runner_name: tuple[str, list[_RecordingRunner]]
 ) -> None:
-    """params['runner'] picks a registered runner, created once and reused."""
+    """params['runner'] picks a registered runner the owner allowed, created once and reused."""
     name, created = recording_runner_name
+    model = KedroPipelineModel(
+        toy_pipeline_ml(), trained_catalog(tmp_path / "project"), allowed_runners=[name]
+    )
+    toy_model = _Scoring(loaded_in_memory(model, tmp_path / "artifacts"))
 
     first = toy_model.predict(frame([1]), params={"runner": name})
     second = toy_model.predict(frame([7]), params={"runner": name, "threshold": 9.0})
@@ -533,6 +537,128 @@ def test_runner_named_in_params_is_resolved_once(
     assert created[0].calls == 2
     pd.testing.assert_frame_equal(first, expected([1]))
     pd.testing.assert_frame_equal(second, expected([7], threshold=9.0))
+
+
+class _Scoring:
+    """``predict(data, params)`` of an in-memory model, as a loaded pyfunc model spells it."""
+
+    def __init__(self, model: KedroPipelineModel) -> None:
+        self.model = model
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        return self.model.predict(None, data, params=params)
+
+
+@pytest.mark.parametrize("runner", ["DaskRunner", "pipelineml.runners.DaskRunner"])
+def test_a_request_cannot_choose_a_runner_the_owner_did_not_allow(
+    toy_model: Any, runner: str
+) -> None:
+    """By default a request may choose the in-process runners only: no DaskRunner (which
+    would start a cluster listening on a port), refused before anything is started."""
+    python_model = toy_model.unwrap_python_model()
+
+    with pytest.raises(
+        KedroPipelineModelError,
+        match=rf"Runner '{runner}' is not allowed.*Allowed runners: SequentialRunner, "
+        r"ThreadRunner\..*allowed_runners",
+    ):
+        toy_model.predict(frame([1]), params={"runner": runner})
+    assert "DaskRunner" not in python_model._runners
+
+
+@pytest.mark.parametrize(
+    ("allowed", "refused", "accepted"),
+    [
+        (["SequentialRunner"], "ThreadRunner", "SequentialRunner"),
+        (["pipelineml.runners.ThreadRunner"], "DaskRunner", "ThreadRunner"),
+        ([], "ThreadRunner", "SequentialRunner"),  # the model's own runner is no choice
+    ],
+)
+def test_allowed_runners_is_the_owner_s_list(
+    tmp_path: Path, allowed: list[str], refused: str, accepted: str
+) -> None:
+    """kpm_kwargs allowed_runners replaces the default list; the refusal names it."""
+    built = KedroPipelineModel(
+        toy_pipeline_ml(), trained_catalog(tmp_path), allowed_runners=allowed
+    )
+    paths = built.extract_pipeline_artifacts(tmp_path / "artifacts")
+    # The list travels with a pickled model, as MLflow's pickled format stores it.
+    model = pickle.loads(pickle.dumps(built))
+    model.load_context(PythonModelContext(artifacts=paths, model_config={}))
+
+    with pytest.raises(KedroPipelineModelError, match=rf"Runner '{refused}' is not allowed"):
+        model.predict(None, frame([1]), params={"runner": refused})
+    answer = model.predict(None, frame([4]), params={"runner": accepted})
+    pd.testing.assert_frame_equal(answer, expected([4]))
+
+
+def test_the_model_s_own_runner_is_allowed_by_default(tmp_path: Path) -> None:
+    """A model logged with a runner may be asked for it, under either spelling."""
+    model = loaded_in_memory(
+        KedroPipelineModel(toy_pipeline_ml(), trained_catalog(tmp_path), runner="ThreadRunner"),
+        tmp_path / "artifacts",
+    )
+
+    answer = model.predict(None, frame([3]), params={"runner": "pipelineml.runners.ThreadRunner"})
+
+    pd.testing.assert_frame_equal(answer, expected([3]))
+    assert model._allowed_runners == ("SequentialRunner", "ThreadRunner")
+
+
+@pytest.mark.parametrize(
+    ("allowed", "match"),
+    [
+        ("ThreadRunner", r"must be a list of runner names, got 'ThreadRunner'"),
+        (["os.system"], r"names 'os.system', which is not a registered runner.*ThreadRunner"),
+        ([42], r"names 42, which is not a registered runner"),
+    ],
+)
+def test_bad_allowed_runners_is_refused(tmp_path: Path, allowed: Any, match: str) -> None:
+    """allowed_runners must list registered runner names."""
+    with pytest.raises(KedroPipelineModelError, match=match):
+        KedroPipelineModel(toy_pipeline_ml(), make_catalog(tmp_path), allowed_runners=allowed)
+
+
+def test_allowed_runners_travel_in_a_model_logged_from_code(tmp_path: Path) -> None:
+    """kpm_kwargs allowed_runners is in the logged model's spec and enforced once loaded."""
+    with mlflow.start_run():
+        info = log_pipeline_model(
+            toy_pipeline_ml(),
+            trained_catalog(tmp_path / "project"),
+            kpm_kwargs={"allowed_runners": ["SequentialRunner"]},
+            **FAST_LOG,
+        )
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+
+    with pytest.raises(KedroPipelineModelError, match=r"Allowed runners: SequentialRunner\."):
+        loaded.predict(frame([1]), params={"runner": "ThreadRunner"})
+    pd.testing.assert_frame_equal(
+        loaded.predict(frame([1]), params={"runner": "SequentialRunner"}), expected([1])
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [float("nan"), float("inf"), float("-inf"), float("1e309"), [1.0, float("nan")]],
+    ids=["nan", "inf", "-inf", "1e309", "list-with-nan"],
+)
+def test_non_finite_parameter_is_refused(toy_model: Any, value: Any) -> None:
+    """A NaN or infinite value for a finite parameter is refused, naming the parameter
+    (asked of the model itself: MLflow's signature check takes NaN but not a list)."""
+    with pytest.raises(
+        KedroPipelineModelError, match=r"Parameter 'threshold' got .*NaN or infinite.*2\.0"
+    ):
+        toy_model.unwrap_python_model().predict(None, frame([1]), params={"threshold": value})
+
+
+def test_non_finite_parameter_is_taken_when_its_default_is(tmp_path: Path) -> None:
+    """A parameter logged as infinite takes infinite values."""
+    catalog = trained_catalog(tmp_path / "project", params={"threshold": float("inf")})
+    model = loaded_in_memory(KedroPipelineModel(toy_pipeline_ml(), catalog), tmp_path / "a")
+
+    answer = model.predict(None, frame([1, 8]), params={"threshold": float("-inf")})
+
+    pd.testing.assert_frame_equal(answer, expected([1, 8], threshold=float("-inf")))
 
 
 def test_thread_runner_named_in_params(toy_model: Any) -> None:
@@ -544,13 +670,16 @@ def test_thread_runner_named_in_params(toy_model: Any) -> None:
 
 @pytest.mark.parametrize("runner", ["ThreadRuner", "os.system", 42])
 def test_unknown_runner_in_params_is_refused(toy_model: Any, runner: Any) -> None:
-    """An unknown runner in params is refused, listing the known runner names."""
+    """An unknown runner in params is refused, listing the runners the model allows."""
     python_model = toy_model.unwrap_python_model()
 
     with pytest.raises(KedroPipelineModelError, match=rf"{runner!r}.*"):
         python_model.predict(None, frame([1]), params={"runner": runner})
     if isinstance(runner, str):
-        with pytest.raises(KedroPipelineModelError, match=r"Known runners: .*ThreadRunner"):
+        # Not a runner the owner allowed, whatever it is: nothing is looked up or imported.
+        with pytest.raises(
+            KedroPipelineModelError, match=r"not allowed.*Allowed runners: .*ThreadRunner"
+        ):
             toy_model.predict(frame([1]), params={"runner": runner})
 
 

@@ -29,19 +29,28 @@ PROBE = textwrap.dedent(
     def heavy():
         return sorted(m for m in ("kedro.runner", "kedro.framework.project") if m in sys.modules)
 
-    root = logging.getLogger()
-    before = (list(root.handlers), root.level)
+    def state():
+        # What Kedro's logging set-up would change: the root's handlers and level, and the
+        # level of the loggers Kedro's configurations name.
+        root = logging.getLogger()
+        named = {n: logging.getLogger(n).level for n in ("kedro", sys.argv[2])}
+        return (list(root.handlers), root.level, named)
+
+    logging.basicConfig(level=logging.WARNING, format="host: %(message)s")
+    before = state()
     model = mlflow.pyfunc.load_model(sys.argv[1])
     after_load = heavy()
     default = model.predict(pd.DataFrame({"x": [1.0, 8.0]}))
     after_predict = heavy()
-    logging_unchanged = before == (list(root.handlers), root.level)
+    logging_unchanged = before == state()
     named = model.predict(pd.DataFrame({"x": [1.0, 8.0]}), params={"runner": "ThreadRunner"})
+    logging_unchanged_by_request = before == state()
     print(json.dumps({
         "after_load": after_load,
         "after_predict": after_predict,
         "logging_unchanged": logging_unchanged,
         "after_named_runner": heavy(),
+        "logging_unchanged_by_request": logging_unchanged_by_request,
         "default": default.to_dict(orient="list"),
         "named": named.to_dict(orient="list"),
     }))
@@ -68,7 +77,12 @@ def _probe(script: str, *args: str, cwd: Path) -> dict[str, Any]:
 
 def test_loading_and_scoring_do_not_import_kedro_runner(logged_toy: Path, tmp_path: Path) -> None:
     """load_model + predict (toy model, default runner) import neither kedro.runner nor Kedro's settings."""
-    result = _probe(PROBE, str(logged_toy), cwd=tmp_path)
+    # The host runs where a project's conf/logging.yml is, which Kedro would apply.
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "logging.yml").write_text(
+        "version: 1\nloggers: {hostproject: {level: DEBUG}}\nroot: {level: DEBUG}\n"
+    )
+    result = _probe(PROBE, str(logged_toy), "hostproject", cwd=tmp_path)
 
     want = expected([1.0, 8.0]).to_dict(orient="list")
     assert result["default"] == want
@@ -78,6 +92,8 @@ def test_loading_and_scoring_do_not_import_kedro_runner(logged_toy: Path, tmp_pa
     # A runner named in a request is built on demand: that one does need kedro.runner.
     assert result["named"] == want
     assert result["after_named_runner"] == ["kedro.framework.project", "kedro.runner"]
+    # ...and importing it leaves the host's logging as the host set it (#22, finding 7).
+    assert result["logging_unchanged_by_request"] is True
 
 
 def test_runners_package_imports_runner_classes_on_first_use(tmp_path: Path) -> None:

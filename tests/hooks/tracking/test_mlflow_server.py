@@ -63,7 +63,8 @@ def test_model_artifacts_are_stored_by_the_server(
     """The model and its artifacts went to the server's artifact store."""
     assert server_run.model.source_run_id == server_run.run.info.run_id
     stored = {path.name for path in mlflow_server.artifact_root.rglob("*") if path.is_file()}
-    assert {"MLmodel", "python_model.pkl", "model.pkl", "scaler.pkl"} <= stored
+    assert {"MLmodel", "pipeline.json", "model.pkl", "scaler.pkl"} <= stored
+    assert "python_model.pkl" not in stored  # logged from code, not pickled
 
 
 def test_model_loads_and_predicts_through_the_server(server_run: ServerRun) -> None:

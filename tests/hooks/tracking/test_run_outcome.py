@@ -86,6 +86,25 @@ def test_preflight_reports_every_problem_once_before_any_node(
     assert all_logged_models(cli_store) == []
 
 
+def test_bad_allowed_runners_is_a_preflight_problem(tmp_path: Path, cli_store: str) -> None:
+    """kpm_kwargs allowed_runners naming no registered runner stops the run before training."""
+    root = make_run_project(
+        tmp_path / "project",
+        kpm_kwargs={"allowed_runners": ["SequentialRunner", "DaskRuner"]},
+        log_model_kwargs=FAST_LOG,
+    )
+
+    completed = run_kedro_cli(root, "run")
+
+    output = _output(completed)
+    assert completed.returncode == 1, output
+    assert "1 problem would stop the model of PipelineML '__default__'" in output
+    assert "allowed_runners names 'DaskRuner', which is not a registered runner" in output
+    assert "Did you mean 'DaskRunner'?" in output
+    assert not (root / TRAINING_OUTPUT).exists()
+    assert [r.info.status for r in all_runs(cli_store)] == ["FAILED"]
+
+
 def test_missing_signature_sample_is_a_preflight_problem(tmp_path: Path, cli_store: str) -> None:
     """input_name read from a file no node writes and that does not exist: refused early."""
     catalog = {

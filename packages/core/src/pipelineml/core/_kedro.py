@@ -6,6 +6,10 @@ the function here that reads it, and each degrades to a safe answer where it can
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,6 +22,34 @@ if TYPE_CHECKING:
     from pluggy import PluginManager
 
 _MISSING: Any = object()
+# A logging configuration that changes nothing (incremental, and names no logger).
+_NO_LOGGING_CHANGE = Path(__file__).with_name("_no_logging_change.yml")
+_import_lock = threading.Lock()
+
+
+def import_kedro_runner_for_host() -> None:
+    """Import ``kedro.runner`` in a host process without Kedro configuring its logging.
+
+    ``kedro.runner`` imports ``kedro.framework.project``, whose first import applies a
+    logging configuration to the whole process (the working directory's
+    ``conf/logging.yml``, else Kedro's rich handler on the root logger). A model scoring
+    inside someone else's process (a model server, a notebook, a batch job) must leave that
+    process's logging as it was, so the first import reads Kedro's documented
+    ``KEDRO_LOGGING_CONFIG`` pointing at a configuration that changes nothing. A process
+    where Kedro is already imported (``kedro run``), or whose user set
+    ``KEDRO_LOGGING_CONFIG``, keeps what Kedro does there.
+    """
+    with _import_lock:
+        quiet = "kedro.framework.project" not in sys.modules and not os.environ.get(
+            "KEDRO_LOGGING_CONFIG"
+        )
+        if quiet:
+            os.environ["KEDRO_LOGGING_CONFIG"] = os.fspath(_NO_LOGGING_CHANGE)
+        try:
+            import kedro.runner  # noqa: F401
+        finally:
+            if quiet:
+                del os.environ["KEDRO_LOGGING_CONFIG"]
 
 
 def package_name() -> str | None:

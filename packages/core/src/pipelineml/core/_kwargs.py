@@ -11,7 +11,7 @@ from pipelineml.core.errors import PipelineMLError
 
 # Keyword arguments of KedroPipelineModel that a PipelineML may carry; the pipeline,
 # catalog and input name come from the PipelineML and the run itself.
-KPM_KEYS = frozenset({"runner", "copy_mode"})
+KPM_KEYS = frozenset({"runner", "copy_mode", "allowed_runners"})
 
 # mlflow.pyfunc.log_model arguments the hook computes itself.
 RESERVED_LOG_MODEL_KEYS = frozenset({"python_model", "artifacts", "loader_module", "data_path"})

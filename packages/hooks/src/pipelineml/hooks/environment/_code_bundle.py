@@ -44,6 +44,9 @@ def bundle_modules(folder: Path, modules: Iterable[str]) -> list[Path]:
         KedroPipelineModelError: When a module's source is not a folder or file here.
     """
     copied = []
+    # copytree makes its own folders, but a module that is one file is copied into this
+    # folder, which must exist first.
+    folder.mkdir(parents=True, exist_ok=True)
     for module in sorted(set(modules)):
         spec = importlib.util.find_spec(module)
         locations = list(spec.submodule_search_locations or []) if spec else []

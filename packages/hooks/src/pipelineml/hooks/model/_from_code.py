@@ -95,6 +95,7 @@ def write_model_files(
     policy: CopyPolicy,
     code_paths: list[str],
     code_modules: Iterable[str],
+    allowed_runners: Iterable[str],
 ) -> tuple[Path, Path]:
     """Write the loader and the spec into ``folder``; return their paths.
 
@@ -122,6 +123,7 @@ def write_model_files(
         "runner": runner_spec(runner),
         "copy_policy": policy_data(policy),
         "code_modules": sorted(set(code_modules)),
+        "allowed_runners": list(allowed_runners),
     }
     spec["integrity"] = {
         "artifacts": {name: dict(digests[name]) for name in datasets},

@@ -20,6 +20,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc.model import PythonModel
 
 from pipelineml.core import PipelineMLError
+from pipelineml.core._kedro import import_kedro_runner_for_host
 from pipelineml.core._names import parameter_path
 from pipelineml.core.artifacts import (
     InferenceArtifact,
@@ -38,6 +39,11 @@ from pipelineml.hooks.model._integrity import fingerprint
 from pipelineml.hooks.model._model_arguments import inference_and_input, model_copy_policy
 from pipelineml.hooks.model._node_errors import node_failure, run_inference
 from pipelineml.hooks.model._request_params import read_params
+from pipelineml.hooks.model._runner_choice import (
+    IN_PROCESS_RUNNERS,
+    allowed_runner_names,
+    check_allowed,
+)
 from pipelineml.runners import CopyPolicy, resolve_runner
 from pipelineml.runners.errors import RunnerError
 
@@ -96,6 +102,7 @@ class KedroPipelineModel(UnvalidatedPredict, PythonModel):
         runner: AbstractRunner | str | None = None,
         copy_mode: str | Mapping[str, str] | CopyPolicy | None = "assign",
         *,
+        allowed_runners: Iterable[str] | None = None,
         saved_by_training: Iterable[str] = (),
     ) -> None:
         """Check the pipeline against the catalog and prepare the model.
@@ -111,6 +118,9 @@ class KedroPipelineModel(UnvalidatedPredict, PythonModel):
             copy_mode: ``assign``/``copy``/``deepcopy``, a dict of per-dataset rules, or a
                 ``CopyPolicy``, for the data handed between nodes. Datasets no rule names
                 are assigned (a policy without a default gets ``default="assign"``).
+            allowed_runners: The runner names a request's ``params["runner"]`` may choose
+                (a request reaching a served model runs code with the server's rights);
+                by default ``SequentialRunner``, ``ThreadRunner`` and ``runner``'s own.
             saved_by_training: The datasets the training run that fitted the artifacts
                 saved (``MlflowHook`` gives the run's outputs): a versioned artifact among
                 them is the version that run saved; any other, the version the catalog
@@ -129,6 +139,9 @@ class KedroPipelineModel(UnvalidatedPredict, PythonModel):
             )
             self._policy = model_copy_policy(copy_mode)
             self._runner = None if runner is None else resolve_runner(runner)
+            self._allowed_runners = allowed_runner_names(
+                allowed_runners, _runner_name(self._runner)
+            )
         except (PipelineMLError, RunnerError) as exc:
             raise KedroPipelineModelError(str(exc)) from exc
 
@@ -153,6 +166,7 @@ class KedroPipelineModel(UnvalidatedPredict, PythonModel):
         model.pipeline, model.input_name, model.output_name = Pipeline([]), "", ""
         model._artifacts, model._parameters, model._digests = {}, {}, {}
         model._policy, model._runner = CopyPolicy("assign"), None
+        model._allowed_runners = IN_PROCESS_RUNNERS
         model._catalog = None
         model._code_modules = ()
         model._init_runtime()
@@ -320,6 +334,9 @@ class KedroPipelineModel(UnvalidatedPredict, PythonModel):
                 raise KedroPipelineModelError(
                     f"params['runner'] must be a runner name (str), got {name!r}."
                 )
+            # A model pickled before allowed_runners existed (None) gets today's default.
+            check_allowed(name, getattr(self, "_allowed_runners", None), _runner_name(self._runner))
+            import_kedro_runner_for_host()  # a request must not reconfigure the host's logging
             created = resolve_runner(name)
         except RunnerError as exc:
             raise KedroPipelineModelError(str(exc)) from exc
@@ -370,7 +387,7 @@ class KedroPipelineModel(UnvalidatedPredict, PythonModel):
         *,
         log_failure: bool,
     ) -> Any:
-        request = read_params(params, self._parameters)
+        request = read_params(params, self._parameters, feed)
         runner = self._named_runner(request.runner) if request.names_runner else self._runner
         feed = {**feed, **request.overrides, self.input_name: model_input}
         try:

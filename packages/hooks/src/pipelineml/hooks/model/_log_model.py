@@ -249,6 +249,7 @@ def _contents(
         policy=model.copy_policy,
         code_paths=code_paths,
         code_modules=project_modules,
+        allowed_runners=model._allowed_runners,
     )
     datasets = {name: path for name, path in artifacts.items() if name not in parameters}
     return {

@@ -33,7 +33,11 @@ from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 
 import pipelineml.runners
-from pipelineml.core._kedro import declared_inputs_outputs, declared_name
+from pipelineml.core._kedro import (
+    declared_inputs_outputs,
+    declared_name,
+    import_kedro_runner_for_host,
+)
 from pipelineml.core._names import parameter_path
 from pipelineml.core.artifacts import InferenceArtifact
 from pipelineml.hooks.errors import KedroPipelineModelError
@@ -168,6 +172,7 @@ def runner_spec(runner: AbstractRunner | None) -> dict[str, Any] | None:
 def runner_from_spec(spec: Mapping[str, Any] | None) -> AbstractRunner | None:
     if spec is None:
         return None
+    import_kedro_runner_for_host()  # a model loads inside a host: leave its logging alone
     cls = getattr(pipelineml.runners, spec["class"])
     settings = dict(spec["settings"])
     settings["copy_policy"] = cls.policy_from_settings(settings.get("copy_policy"))
@@ -201,6 +206,7 @@ class Restored:
     code_digests: dict[str, str]
     loader_digest: str | None
     code_modules: tuple[str, ...]
+    allowed_runners: tuple[str, ...]
 
     def attributes(self) -> dict[str, Any]:
         """The attributes of the ``KedroPipelineModel`` this rebuilds (its private state)."""
@@ -216,6 +222,7 @@ class Restored:
             "_policy": self.policy,
             "_runner": self.runner,
             "_code_modules": self.code_modules,
+            "_allowed_runners": self.allowed_runners,
         }
 
 
@@ -271,6 +278,7 @@ def restore(spec: Mapping[str, Any]) -> Restored:
         code_digests=dict(integrity.get("code", {})),
         loader_digest=integrity.get("loader"),
         code_modules=tuple(spec.get("code_modules", ())),
+        allowed_runners=tuple(spec["allowed_runners"]),
     )
 
 

@@ -25,7 +25,9 @@ from pipelineml.core._names import (
 from pipelineml.core.artifacts import survey_artifacts
 from pipelineml.hooks.environment._code_by_value import bundled_modules
 from pipelineml.hooks.environment._given_requirements import requirement_problems
+from pipelineml.hooks.errors import KedroPipelineModelError
 from pipelineml.hooks.model._from_code import pickled_format_reasons
+from pipelineml.hooks.model._runner_choice import allowed_runner_names
 from pipelineml.hooks.tracking._artifact_stores import store_problems
 from pipelineml.hooks.tracking._problems import Problem
 from pipelineml.runners import CopyPolicy, resolve_runner
@@ -189,6 +191,11 @@ def model_problems(
         CopyPolicy.from_spec(kwargs.get("copy_mode", "assign"))
     except (RunnerError, PipelineMLError) as exc:
         problems.append(Problem("kpm_kwargs copy_mode", str(exc), None, label))
+    if "allowed_runners" in kwargs:
+        try:
+            allowed_runner_names(kwargs["allowed_runners"], "SequentialRunner")
+        except KedroPipelineModelError as exc:
+            problems.append(Problem("kpm_kwargs allowed_runners", str(exc), None, label))
     problems.extend(_log_model_kwargs_problems(pml, label))
     # Requirements a deployment could not install would only be refused after training.
     bundled = bundled_modules(pml.inference, pml.log_model_kwargs)
