@@ -86,6 +86,78 @@ def test_dataset_uses_the_stores_mlflow_points_at(champion: TrainedModel) -> Non
     assert_scores(loaded.predict(champion.sample), expected(champion, champion.sample))
 
 
+# Loads through the dataset and batch_predict with explicit stores, in a process where
+# nothing set MLflow's URIs, then reports MLflow's global state (#22, finding 9).
+_URIS_AFTER_LOADS = """
+import json, os, sys
+import mlflow
+import pandas as pd
+from pipelineml.hooks import MlflowModelDataset, batch_predict
+from pipelineml.hooks.environment._mlflow_internals import uris_set_in_process
+
+uri, tracking_uri, sample_csv = sys.argv[1:4]
+variables = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+MlflowModelDataset(uri, tracking_uri=tracking_uri).load()
+after_dataset = [uris_set_in_process(), [os.environ.get(v) for v in variables]]
+batch_predict(uri, pd.read_csv(sample_csv), tracking_uri=tracking_uri)
+after_batch = [uris_set_in_process(), [os.environ.get(v) for v in variables]]
+mlflow.set_tracking_uri(tracking_uri)  # the registry follows, as when nothing was loaded
+registry = mlflow.get_registry_uri()
+scores = mlflow.pyfunc.load_model(uri).predict(pd.read_csv(sample_csv))
+print(json.dumps({
+    "after_dataset": after_dataset,
+    "after_batch": after_batch,
+    "registry": registry,
+    "rows": len(scores),
+    "db_in_cwd": os.path.exists("mlflow.db"),
+}))
+"""
+
+
+def test_loading_with_given_stores_leaves_mlflow_s_uris_as_they_were(
+    champion: TrainedModel, tmp_path: Path
+) -> None:
+    """Unset URIs stay unset (no registry pinned to ./mlflow.db, no mlflow.db made there)."""
+    import json
+    import os
+    import subprocess
+
+    from tests._support.process import interpreter, subprocess_env
+
+    sample = tmp_path / "sample.csv"
+    champion.sample.to_csv(sample, index=False)
+    env = subprocess_env(extra={"PYTHONPATH": os.fspath(Path(__file__).parents[2])})
+    for variable in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        env.pop(variable, None)
+    (tmp_path / "cwd").mkdir()
+
+    done = subprocess.run(
+        [
+            os.fspath(interpreter()),
+            "-c",
+            _URIS_AFTER_LOADS,
+            CHAMPION,
+            champion.tracking_uri,
+            os.fspath(sample),
+        ],
+        cwd=tmp_path / "cwd",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr[-4000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["after_dataset"] == [[None, None], [None, None]]
+    assert report["after_batch"] == [[None, None], [None, None]]
+    assert report["registry"] == champion.tracking_uri
+    assert report["rows"] == len(champion.sample)
+    assert report["db_in_cwd"] is False
+    assert not (tmp_path / "cwd" / "mlflow.db").exists()
+
+
 def test_dataset_is_read_only_and_describes_its_uri(champion: TrainedModel) -> None:
     """save() says where models come from; repr names the URI."""
     dataset = MlflowModelDataset(CHAMPION, tracking_uri=champion.tracking_uri)

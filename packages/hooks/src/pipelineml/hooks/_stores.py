@@ -18,6 +18,8 @@ from collections.abc import Iterator
 
 import mlflow
 
+from pipelineml.hooks.environment._mlflow_internals import uris_set_in_process
+
 _URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 _user_environ: dict[str, str | None] = {}
 _exported_environ: dict[str, str | None] = {}
@@ -66,14 +68,17 @@ def stores(tracking: str, registry: str) -> Iterator[None]:
         return
     with _stores_lock:
         saved_environ = {name: os.environ.get(name) for name in _URI_VARIABLES}
-        saved = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+        # What was set, not what MLflow resolves: putting back a resolved default would pin
+        # it (a registry left at ./mlflow.db after the tracking store moves).
+        saved = uris_set_in_process()
         mlflow.set_tracking_uri(tracking)
         mlflow.set_registry_uri(registry)
         try:
             yield
         finally:
-            mlflow.set_tracking_uri(saved[0])
-            mlflow.set_registry_uri(saved[1])
+            # None is MLflow's "unset": back to its environment variable, or its default.
+            mlflow.set_tracking_uri(saved[0])  # type: ignore[arg-type]
+            mlflow.set_registry_uri(saved[1])  # type: ignore[arg-type]
             for name, value in saved_environ.items():
                 if value is None:
                     os.environ.pop(name, None)

@@ -8,7 +8,11 @@
 * ``mlflow.environment_variables._MLFLOW_IN_CAPTURE_MODULE_PROCESS``: the variable that
   tells the capture interpreter what it is;
 * ``_skip_type_hint_validation``: the flag MLflow's own model classes set so that
-  ``PythonModel`` does not wrap ``predict`` with type-hint validation.
+  ``PythonModel`` does not wrap ``predict`` with type-hint validation;
+* ``mlflow.tracking._tracking_service.utils._tracking_uri`` and
+  ``mlflow.tracking._model_registry.utils._registry_uri``: whether a URI was set in this
+  process (``None`` when not), which ``mlflow.get_*_uri`` hide behind their defaults, so
+  that a URI changed for a while is put back exactly, "unset" included.
 """
 
 from __future__ import annotations
@@ -94,3 +98,27 @@ class UnvalidatedPredict:
     """
 
     _skip_type_hint_validation: Any = True
+
+
+def uris_set_in_process() -> tuple[str | None, str | None]:
+    """The tracking and registry URIs set with ``mlflow.set_*_uri`` in this process, each
+    ``None`` when unset (MLflow then reads its environment variable, or its default).
+
+    Where MLflow keeps them elsewhere (another version), the current URIs: putting them
+    back then pins MLflow to what it used, as before.
+    """
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    missing = object()
+    tracking = getattr(tracking_utils, "_tracking_uri", missing)
+    registry = getattr(registry_utils, "_registry_uri", missing)
+    return (
+        mlflow.get_tracking_uri() if tracking is missing else _optional_str(tracking),
+        mlflow.get_registry_uri() if registry is missing else _optional_str(registry),
+    )
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import mlflow
 from kedro.framework.hooks import hook_impl
-from mlflow.tracking import MlflowClient
 
 from pipelineml.core._kedro import package_name
 from pipelineml.hooks.environment._capture import ModuleCapture
@@ -29,11 +28,11 @@ from pipelineml.hooks.tracking._config import MlflowConfig, parse_config
 from pipelineml.hooks.tracking._interrupts import InterruptGuard
 from pipelineml.hooks.tracking._mlflow_run import (
     discard_incomplete_models,
-    experiment_id,
     log_metrics,
     log_model_of,
     log_params,
     open_run,
+    open_stores,
     run_stores,
     store_error,
     store_problem,
@@ -191,8 +190,9 @@ class MlflowHook:
             capture.start()
         tags = run_tags(run_params, names, self._env)
         try:
-            client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
-            experiment = "" if reuse else experiment_id(client, self._experiment_name(config))
+            client, experiment = open_stores(
+                tracking_uri, registry_uri, None if reuse else self._experiment_name(config)
+            )
         except Exception as exc:
             raise store_error(problems, to_log, tracking_uri, exc, conf) from None
         # A signal between creating the run and recording it would leave it RUNNING, so
@@ -367,15 +367,17 @@ class MlflowHook:
         if state is None or state.finished:
             return
         state.requirements.close()
+        failed = 0
         try:
-            discard_incomplete_models(state)
+            failed = discard_incomplete_models(state)
             state.client.set_tag(state.run_id, TAG_INTERRUPTED, signal_name)
         finally:
             self._finish(state, "KILLED")
         # A raw write: the interrupted code may hold sys.stderr's buffer lock.
+        models = f"; {failed} model(s) not completely logged marked FAILED" if failed else ""
         message = (
-            f"Interrupted by {signal_name}: MLflow run {state.run_id} {state.ended('KILLED')}; "
-            "a model not completely logged is marked FAILED.\n"
+            f"Interrupted by {signal_name}: MLflow run {state.run_id} "
+            f"{state.ended('KILLED')}{models}.\n"
         )
         with contextlib.suppress(OSError):
             os.write(2, message.encode())

@@ -11,8 +11,10 @@ a run is tracked, ``InterruptGuard`` owns both signals:
 * while the hook's own code runs (opening the run, logging the model), the handler only
   raises, and that code, which catches ``BaseException``, cleans up on its way out.
 
-SIGINT raises ``KeyboardInterrupt`` as Python does; SIGTERM raises ``SystemExit(143)``
-(128 + 15, the status a shell reports for a process killed by SIGTERM). The previous
+Either signal then raises ``RunInterrupted``, a ``SystemExit`` with the status a shell
+reports for a process killed by it (128 + the signal's number: 130 for Ctrl-C, 143 for
+SIGTERM). Not ``KeyboardInterrupt`` for Ctrl-C: Kedro's CLI (click) turns that into
+"Aborted!" and status 1, where scripts and orchestrators look for 130. The previous
 handlers are put back when the run ends. Signals can only be handled in the main thread:
 a run started from another thread is not guarded.
 """
@@ -34,7 +36,7 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class RunInterrupted(SystemExit):
-    """SIGTERM arrived during a tracked run (exit status 128 + signal number)."""
+    """SIGINT or SIGTERM arrived during a tracked run (exit status 128 + signal number)."""
 
 
 class InterruptGuard:
@@ -143,6 +145,4 @@ class InterruptGuard:
             self.restore()
         if callable(previous) and previous is not signal.default_int_handler:
             previous(signum, frame)
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
         raise RunInterrupted(128 + signum)

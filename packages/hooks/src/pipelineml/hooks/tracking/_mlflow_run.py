@@ -6,6 +6,7 @@ thread-local active run, so whatever threads or processes the runner uses, there
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ import click
 import mlflow
 from mlflow.entities import LoggedModelStatus, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
 from pipelineml.core._names import is_parameter
 from pipelineml.hooks._stores import export_uris, user_uri_environ
@@ -23,13 +25,14 @@ from pipelineml.hooks.model._log_model import log_model
 from pipelineml.hooks.tracking._metrics_dataset import MlflowMetricsDataset
 from pipelineml.hooks.tracking._params import mlflow_params, split_long_params
 from pipelineml.hooks.tracking._problems import Problem, report
+from pipelineml.hooks.tracking._recovery import close_orphaned_runs
 from pipelineml.hooks.tracking._run_state import TAG_MODEL_URI, RunState, registers
+from pipelineml.hooks.tracking._store_lock import opening_stores, schema_advice, sqlite_file
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
     from mlflow.entities import Run
-    from mlflow.tracking import MlflowClient
 
     from pipelineml.core import PipelineML
     from pipelineml.hooks.tracking._conf_files import ConfFiles
@@ -78,6 +81,25 @@ def experiment_id(client: MlflowClient, name: str) -> str:
         return str(experiment.experiment_id)
 
 
+def open_stores(
+    tracking_uri: str, registry_uri: str, experiment: str | None
+) -> tuple[MlflowClient, str]:
+    """The run's client, and the id of ``experiment`` (``""`` for none).
+
+    Opening a SQLite store for the first time creates and migrates its schema, which
+    concurrent runs must not do together: that happens holding the store's lock.
+    """
+    with opening_stores(tracking_uri, registry_uri):
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+        found = "" if experiment is None else experiment_id(client, experiment)
+        if sqlite_file(registry_uri) is not None:
+            # The registry's store migrates on its first opening too; a registry that does
+            # not open is reported later, and only if a model is registered.
+            with contextlib.suppress(Exception):
+                client.search_registered_models(max_results=1)
+    return client, found
+
+
 def open_run(
     client: MlflowClient,
     run_name: str,
@@ -87,6 +109,8 @@ def open_run(
     in_experiment: str,
 ) -> tuple[str, str, bool]:
     """The run to log into, its experiment, and whether it was opened here (and ends here).
+
+    A new run is opened after closing the runs that dead processes left RUNNING.
 
     Args:
         client: The client of the tracking store.
@@ -98,6 +122,7 @@ def open_run(
     """
     if reuse and active is not None:
         return str(active.info.run_id), str(active.info.experiment_id), False
+    close_orphaned_runs(client)
     if active is not None:
         tags["mlflow.parentRunId"] = active.info.run_id
     run = client.create_run(in_experiment, run_name=run_name, tags=tags)
@@ -140,8 +165,9 @@ def log_metrics(state: RunState, pipeline: Pipeline, catalog: CatalogProtocol[An
         state.client.log_batch(state.run_id, metrics=metrics)
 
 
-def discard_incomplete_models(state: RunState) -> None:
-    """Mark FAILED every model of the run not completely logged; unregister them."""
+def discard_incomplete_models(state: RunState) -> int:
+    """Mark FAILED every model of the run not completely logged; unregister them; say how
+    many were marked."""
     client = state.client
     try:
         models = client.search_logged_models(
@@ -149,21 +175,22 @@ def discard_incomplete_models(state: RunState) -> None:
         )
     except MlflowException as exc:
         logger.warning("Could not look up the models of run %s: %s", state.run_id, exc)
-        return
+        return 0
     incomplete = {m.model_id for m in models if m.status != LoggedModelStatus.READY}
     for model_id in sorted(incomplete):
         client.finalize_logged_model(model_id, LoggedModelStatus.FAILED)
     if not incomplete or not any(registers(pml) for _, pml in state.to_log):
-        return
+        return len(incomplete)
     try:
         versions = client.search_model_versions(f"run_id = '{state.run_id}'")
     except MlflowException as exc:
         logger.warning("Could not look up the registered versions of run %s: %s", state.run_id, exc)
-        return
+        return len(incomplete)
     for version in versions:
         source_id = str(version.source or "").removeprefix("models:/")
         if version.model_id in incomplete or source_id in incomplete:
             client.delete_model_version(version.name, version.version)
+    return len(incomplete)
 
 
 def store_problem(kind: str, uri: str, exc: Exception, conf: ConfFiles) -> Problem:
@@ -177,7 +204,8 @@ def store_problem(kind: str, uri: str, exc: Exception, conf: ConfFiles) -> Probl
     return Problem(
         f"MLflow {kind} store",
         f"The MLflow {kind} store '{uri}' cannot be opened ({type(exc).__name__}: "
-        f"{first_line}). Set {key} in mlflow.yml or {variable} to a store that opens.",
+        f"{first_line}).{schema_advice(uri, exc)} Set {key} in mlflow.yml or {variable} "
+        "to a store that opens.",
         conf.declaring("mlflow", "server"),
     )
 
@@ -199,22 +227,30 @@ def store_error(
 def log_model_of(
     state: RunState, name: str, pml: PipelineML, catalog: CatalogProtocol[Any, Any]
 ) -> str | None:
-    """Log one PipelineML's model into the run and print where it is; or why it failed."""
+    """Log one PipelineML's model into the run and print where it is; or why it failed.
+
+    Registration comes last, after the run's model tag: a process killed between the
+    steps may leave a model that is not registered, never a registered version whose run
+    does not say which model it logged.
+    """
+    registered = pml.log_model_kwargs.get("registered_model_name")
     try:
         info = log_model(
             pml,
             catalog,
-            log_model_kwargs={"run_id": state.run_id},
+            log_model_kwargs={"run_id": state.run_id, "registered_model_name": None},
             capture=state.requirements,
             saved_by_training=pml.training.all_outputs(),
         )
+        state.client.set_tag(state.run_id, TAG_MODEL_URI, info.model_uri)
+        version = None
+        if registered:
+            # The stores are MLflow's current ones for the run (run_stores).
+            version = mlflow.register_model(info.model_uri, registered).version
     except Exception as exc:
         # The message is reported once, by the caller; the trace is for --verbose needs.
         logger.debug("PipelineML '%s' could not be logged as a model", name, exc_info=True)
         return f"{type(exc).__name__}: {exc}"
-    state.client.set_tag(state.run_id, TAG_MODEL_URI, info.model_uri)
-    registered = pml.log_model_kwargs.get("registered_model_name")
-    version = getattr(info, "registered_model_version", None)
     line = (
         f"MLflow run {state.run_id}: PipelineML '{name}' logged as model "
         f"{info.model_uri} (runs:/{state.run_id}/{info.name})"

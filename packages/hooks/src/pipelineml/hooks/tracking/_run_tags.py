@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelineml.core._kedro import package_name
+from pipelineml.hooks.tracking._recovery import owner_tags
 
 _DEFAULT_STR = re.compile(r"<([\w.]+) object at 0x[0-9a-f]+>")
 
@@ -34,7 +35,8 @@ def kedro_command() -> str:
 
 
 def run_tags(run_params: dict[str, Any], names: list[str], env: str | None) -> dict[str, str]:
-    """The ``kedro.*`` tags of the run started with ``run_params`` for pipelines ``names``.
+    """The ``kedro.*`` tags of the run started with ``run_params`` for pipelines ``names``,
+    and the ``pipelineml.owner.*`` tags that name this process as the run's owner.
 
     Args:
         run_params: Kedro's ``run_params`` of ``before_pipeline_run``.
@@ -51,6 +53,7 @@ def run_tags(run_params: dict[str, Any], names: list[str], env: str | None) -> d
         "kedro.env": str(run_params.get("env") or env or "local (default)"),
         "kedro.runner": runner_label(run_params.get("runner")),
         "kedro.version": kedro_version,
+        **owner_tags(),
     }
     if project_package:
         tags["kedro.package_name"] = project_package
