@@ -2,8 +2,9 @@
 
 ``DaskRunner`` and batch scoring (``client``) connect the same way: an address
 given, else dask's ``scheduler-address`` setting (the ``DASK_SCHEDULER_ADDRESS``
-environment variable), else a ``LocalCluster`` started with the defaults below. What they
-open is recorded in one registry and closed by ``close()`` or at interpreter exit.
+environment variable), else a ``LocalCluster`` started with the defaults below: on
+127.0.0.1, with TLS and a certificate of its own. What they open is recorded in one
+registry and closed by ``close()`` or at interpreter exit.
 """
 
 from __future__ import annotations
@@ -98,6 +99,11 @@ def connect(
         return client, None
     kwargs = {**DEFAULT_CLUSTER, **cluster_kwargs}
     kwargs.setdefault("n_workers", os.cpu_count() or 1)
+    if "security" not in kwargs:
+        # A scheduler runs whatever its clients send, and loopback is shared by every
+        # process of the machine: with a certificate made for this cluster alone (TLS,
+        # client certificates required), only this process and its workers can connect.
+        kwargs["security"] = distributed.Security.temporary()
     with _glibc_malloc_defaults():
         cluster = distributed.LocalCluster(**kwargs)
     return distributed.Client(cluster, set_as_default=set_as_default), cluster
