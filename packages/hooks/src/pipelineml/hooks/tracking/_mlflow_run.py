@@ -26,6 +26,8 @@ from pipelineml.hooks.tracking._problems import Problem, report
 from pipelineml.hooks.tracking._run_state import TAG_MODEL_URI, RunState, registers
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
     from mlflow.entities import Run
@@ -197,16 +199,25 @@ def store_error(
 
 
 def log_model_of(
-    state: RunState, name: str, pml: PipelineML, catalog: CatalogProtocol[Any, Any]
+    state: RunState,
+    name: str,
+    pml: PipelineML,
+    catalog: CatalogProtocol[Any, Any],
+    saved_by_training: Iterable[str] | None = None,
 ) -> str | None:
-    """Log one PipelineML's model into the run and print where it is; or why it failed."""
+    """Log one PipelineML's model into the run and print where it is; or why it failed.
+
+    ``saved_by_training`` are the datasets this run wrote (its training nodes' outputs
+    when ``None``; none for a model logged from what is on disk).
+    """
+    saved = pml.training.all_outputs() if saved_by_training is None else saved_by_training
     try:
         info = log_model(
             pml,
             catalog,
             log_model_kwargs={"run_id": state.run_id},
             capture=state.requirements,
-            saved_by_training=pml.training.all_outputs(),
+            saved_by_training=saved,
         )
     except Exception as exc:
         # The message is reported once, by the caller; the trace is for --verbose needs.
