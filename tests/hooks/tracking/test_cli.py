@@ -185,13 +185,25 @@ def test_modelify_with_an_artifact_missing_exits_1_with_the_preflight(
 
 
 def test_modelify_refuses_what_is_not_a_pipeline_ml(tmp_path: Path, store_template: Path) -> None:
-    """A plain pipeline or an unknown name: exit 1 naming the project's PipelineMLs."""
+    """A plain pipeline, an unknown name, an input_name the inference lacks: exit 1, one
+    message (naming the project's PipelineMLs), no run."""
     uri = copy_store(store_template, tmp_path / "store.db")
     root = make_project(tmp_path / "project", mlflow_yml={"server": {"tracking_uri": uri}})
 
     plain = run_kedro_cli(root, "pipelineml", "modelify", "--pipeline", "other")
+    unknown = run_kedro_cli(root, "pipelineml", "modelify", "--pipeline", "trainig")
+    bad_input = run_kedro_cli(
+        root, "pipelineml", "modelify", "--pipeline", "training", "--input-name", "raw_dat"
+    )
 
     assert plain.returncode == 1, failure(plain)
     assert "Pipeline 'other' is a plain Pipeline, not a PipelineML" in plain.stderr
     assert "memory_training, training" in plain.stderr
+    assert unknown.returncode == 1, failure(unknown)
+    assert "No pipeline 'trainig' is registered" in unknown.stderr
+    assert "'training'" in unknown.stderr
+    assert bad_input.returncode == 1, failure(bad_input)
+    assert "PipelineML 'training' cannot be logged with these options" in bad_input.stderr
+    assert "raw_dat" in bad_input.stderr
+    assert "Traceback" not in bad_input.stderr
     assert all_runs(uri) == []

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from kedro.pipeline import Pipeline
 from mlflow.tracking import MlflowClient
 
-from pipelineml.core import PipelineML, pipeline_ml_factory
+from pipelineml.core import PipelineML, PipelineMLError, pipeline_ml_factory
 from pipelineml.core._kedro import package_name
 from pipelineml.core._names import did_you_mean
 from pipelineml.hooks.environment._capture import ModuleCapture
@@ -101,13 +101,18 @@ def modelify(
             log_model_kwargs = dict(pml.log_model_kwargs)
             if registered_model_name is not None:
                 log_model_kwargs["registered_model_name"] = registered_model_name
-            pml = pipeline_ml_factory(
-                training=pml.training,
-                inference=pml.inference,
-                input_name=input_name or pml.input_name,
-                kpm_kwargs=pml.kpm_kwargs,
-                log_model_kwargs=log_model_kwargs,
-            )
+            try:
+                pml = pipeline_ml_factory(
+                    training=pml.training,
+                    inference=pml.inference,
+                    input_name=input_name or pml.input_name,
+                    kpm_kwargs=pml.kpm_kwargs,
+                    log_model_kwargs=log_model_kwargs,
+                )
+            except PipelineMLError as exc:
+                raise MlflowRunError(
+                    f"PipelineML '{pipeline_name}' cannot be logged with these options: {exc}"
+                ) from None
         to_log = [(pipeline_name, pml)]
         # No node runs: every artifact must already be on disk.
         nothing = Pipeline([])
