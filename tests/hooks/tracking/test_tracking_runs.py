@@ -12,8 +12,11 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from pipelineml.runners import DaskRunner, SequentialRunner, ThreadRunner
-from tests._support.kedro_project import run_in_session
+from tests._support.fixtures import dask_cluster  # noqa: F401 - a fixture
+from tests._support.kedro_project import run_in_session, run_kedro_cli
 from tests._support.mlflow_store import all_runs
+from tests._support.servers import DaskCluster, MlflowServer
+from tests._support.toy_project import package_of
 from tests._support.tracking_project import make_tracking_project
 
 RUNNERS: dict[str, Callable[[], Any]] = {
@@ -40,9 +43,12 @@ def history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, floa
     return sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
 
 
-def assert_tracked(tracking_uri: str, tmp_path: Path, status: str = "FINISHED") -> Run:
-    """The run holds the report, the versioned report, the accuracy and both histories."""
-    run = only_run(tracking_uri)
+def assert_tracked(
+    tracking_uri: str, tmp_path: Path, status: str = "FINISHED", run: Run | None = None
+) -> Run:
+    """The run (the store's only one by default) holds the report, the versioned report,
+    the accuracy and both histories."""
+    run = run or only_run(tracking_uri)
     client = MlflowClient(tracking_uri)
     run_id = run.info.run_id
     assert run.info.status == status
@@ -82,6 +88,30 @@ def test_dask_workers_log_into_the_session_run(tmp_path: Path, tracking_env: str
 
     assert_tracked(tracking_env, tmp_path)
     assert result["checked"].load()["rows"] == 4
+
+
+@pytest.mark.slow
+def test_kedro_run_on_dask_processes_logs_to_a_tracking_server(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dask_cluster: DaskCluster,  # noqa: F811 - the fixture imported above
+    mlflow_server: MlflowServer,
+) -> None:
+    """`kedro run` with DaskRunner on a `dask scheduler` and its `dask worker` processes,
+    tracking to a real `mlflow server`: the workers' saves land in the session's run."""
+    root = make_tracking_project(
+        tmp_path / "project", mlflow_yml={"server": {"tracking_uri": mlflow_server.uri}}
+    )
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", dask_cluster.address)
+
+    completed = run_kedro_cli(root, "run", "--runner=pipelineml.runners.DaskRunner")
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    client = MlflowClient(mlflow_server.uri)
+    experiment = client.get_experiment_by_name(package_of(root))
+    assert experiment is not None
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert_tracked(mlflow_server.uri, tmp_path, run=run)
 
 
 @pytest.mark.slow
