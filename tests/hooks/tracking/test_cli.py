@@ -121,6 +121,19 @@ def test_ui_serves_the_project_store_on_loopback(tmp_path: Path, store_template:
     )
 
 
+def test_ui_of_a_project_tracking_to_a_server_points_at_it(tmp_path: Path) -> None:
+    """A tracking server already serves the UI: exit 1 naming it, no server started."""
+    root = make_tracking_project(
+        tmp_path / "project", mlflow_yml={"server": {"tracking_uri": "http://127.0.0.1:9"}}
+    )
+
+    completed = run_kedro_cli(root, "pipelineml", "ui", timeout=120)
+
+    assert completed.returncode == 1, failure(completed)
+    expected = "tracks to the server http://127.0.0.1:9, which serves MLflow's UI"
+    assert expected in completed.stderr
+
+
 # --------------------------------------------------------------------- modelify
 @pytest.fixture
 def trained_toy(tmp_path: Path, store_template: Path) -> tuple[Path, str]:

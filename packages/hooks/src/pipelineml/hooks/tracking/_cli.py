@@ -164,6 +164,12 @@ def ui(metadata: ProjectMetadata, env: str | None, host: str, port: int) -> None
     environ = user_uri_environ()
     tracking_uri = config.resolved_tracking_uri(project_path, environ)
     registry_uri = config.resolved_registry_uri(project_path, environ)
+    if tracking_uri.split(":", 1)[0] in {"http", "https", "databricks"}:
+        raise click.ClickException(
+            f"The project tracks to the server {tracking_uri}, which serves MLflow's UI "
+            "itself: open it in a browser. `kedro pipelineml ui` serves a store of files or "
+            "a database (server.tracking_uri in mlflow.yml)."
+        )
     if not _is_loopback(host):
         click.echo(
             f"Warning: MLflow's UI has no authentication; anyone reaching {host}:{port} can "
