@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pytest
@@ -84,8 +88,21 @@ def test_init_refuses_an_env_that_is_not_a_folder_name(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------- ui
-def test_ui_serves_the_project_store_on_loopback(tmp_path: Path, store_template: Path) -> None:
-    """ui answers HTTP on 127.0.0.1 with the runs of the store mlflow.yml names."""
+@dataclass(frozen=True)
+class ProjectUi:
+    """A running `kedro pipelineml ui` of a project whose store has one experiment."""
+
+    process: subprocess.Popen[Any]
+    port: int
+    tracking_uri: str
+    experiment_id: str
+    log_path: Path
+
+
+@pytest.fixture
+def project_ui(tmp_path: Path, store_template: Path) -> Iterator[ProjectUi]:
+    """`kedro pipelineml ui --port <free>` on a project tracking to a store of its own,
+    answering on 127.0.0.1; stopped (with its mlflow server) afterwards."""
     uri = copy_store(store_template, tmp_path / "ui.db")
     root = make_tracking_project(tmp_path / "project", mlflow_yml={"server": {"tracking_uri": uri}})
     experiment = MlflowClient(uri).create_experiment(
@@ -95,29 +112,35 @@ def test_ui_serves_the_project_store_on_loopback(tmp_path: Path, store_template:
     env = kedro_cli_env(root)
     # The tests never use MLflow's server-side jobs (eight more processes on 2 cores).
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    log_path = tmp_path / "ui.log"
     proc = launch(
         [interpreter(), "-m", "kedro", "pipelineml", "ui", "--port", str(port)],
-        log_path=tmp_path / "ui.log",
+        log_path=log_path,
         env=env,
         cwd=root,
     )
     try:
-        wait_for_http(
-            f"http://127.0.0.1:{port}/health", timeout=90, proc=proc, log_path=tmp_path / "ui.log"
-        )
-        url = (
-            f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name"
-            "?experiment_name=seen-by-the-ui"
-        )
-        with urllib.request.urlopen(url, timeout=10) as response:
-            answer = json.load(response)
+        wait_for_http(f"http://127.0.0.1:{port}/health", timeout=90, proc=proc, log_path=log_path)
+        yield ProjectUi(proc, port, uri, experiment, log_path)
     finally:
         stop_process(proc)
 
-    assert answer["experiment"]["experiment_id"] == experiment
-    assert proc.poll() is not None
+
+def test_ui_serves_the_project_store_on_loopback(project_ui: ProjectUi) -> None:
+    """ui answers HTTP on 127.0.0.1 with the experiments of the store mlflow.yml names."""
+    url = (
+        f"http://127.0.0.1:{project_ui.port}/api/2.0/mlflow/experiments/get-by-name"
+        "?experiment_name=seen-by-the-ui"
+    )
+    with urllib.request.urlopen(url, timeout=10) as response:
+        answer = json.load(response)
+
+    assert answer["experiment"]["experiment_id"] == project_ui.experiment_id
+    assert project_ui.process.poll() is None
+    printed = project_ui.log_path.read_text()
     assert (
-        f"MLflow UI on http://127.0.0.1:{port} (tracking {uri}" in (tmp_path / "ui.log").read_text()
+        f"MLflow UI on http://127.0.0.1:{project_ui.port} (tracking {project_ui.tracking_uri}"
+        in (printed)
     )
 
 

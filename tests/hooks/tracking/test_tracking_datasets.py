@@ -30,7 +30,7 @@ def binding(mlflow_isolation: str, tmp_path: Path) -> RunBinding:
 
 def bound(dataset: Any, binding: RunBinding, name: str) -> Any:
     """``dataset`` bound to ``binding``'s run under catalog name ``name``."""
-    dataset.bind(binding, name)
+    dataset._bind_run(binding, name)
     return dataset
 
 

@@ -147,7 +147,7 @@ class MlflowArtifactDataset(RunBound, AbstractDataset[Any, Any]):
     def load(self) -> Any:
         if self._run_id is None:
             return self._wrapped.load()
-        client, run_id = self.client_for(self._run_id)
+        client, run_id = self._client_for(self._run_id)
         folder = self._download_folder()
         try:
             local = client.download_artifacts(run_id, self.artifact, folder.as_posix())
@@ -194,7 +194,7 @@ class MlflowArtifactDataset(RunBound, AbstractDataset[Any, Any]):
     def _exists(self) -> bool:
         if self._run_id is None:
             return bool(self._wrapped.exists())
-        client, run_id = self.client_for(self._run_id)
+        client, run_id = self._client_for(self._run_id)
         folder = posixpath.dirname(self.artifact) or None
         return any(info.path == self.artifact for info in client.list_artifacts(run_id, folder))
 

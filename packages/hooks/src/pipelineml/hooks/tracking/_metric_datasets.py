@@ -95,7 +95,7 @@ class _MetricDataset(RunBound):
 
     def _history(self) -> list[Metric]:
         key = self._key_or_fail()
-        client, run_id = self.client_for(self._run_id)
+        client, run_id = self._client_for(self._run_id)
         history = client.get_metric_history(run_id, key)
         if not history:
             raise DatasetError(
@@ -108,7 +108,7 @@ class _MetricDataset(RunBound):
     def _exists(self) -> bool:
         if self.key is None or (self._run_id is None and self._binding is None):
             return False
-        client, run_id = self.client_for(self._run_id)
+        client, run_id = self._client_for(self._run_id)
         return bool(client.get_metric_history(run_id, self.key))
 
     def _describe(self) -> dict[str, Any]:

@@ -64,6 +64,29 @@ def _pipeline_ml(pipelines: Mapping[str, Pipeline], name: str) -> PipelineML:
     )
 
 
+def _with_options(
+    pml: PipelineML, name: str, input_name: str | None, registered_model_name: str | None
+) -> PipelineML:
+    """``pml`` with the command's ``--input-name`` and ``--registered-model-name``."""
+    if input_name is None and registered_model_name is None:
+        return pml
+    log_model_kwargs = dict(pml.log_model_kwargs)
+    if registered_model_name is not None:
+        log_model_kwargs["registered_model_name"] = registered_model_name
+    try:
+        return pipeline_ml_factory(
+            training=pml.training,
+            inference=pml.inference,
+            input_name=input_name or pml.input_name,
+            kpm_kwargs=pml.kpm_kwargs,
+            log_model_kwargs=log_model_kwargs,
+        )
+    except PipelineMLError as exc:
+        raise MlflowRunError(
+            f"PipelineML '{name}' cannot be logged with these options: {exc}"
+        ) from None
+
+
 def modelify(
     project_path: Path,
     pipeline_name: str,
@@ -96,23 +119,9 @@ def modelify(
         catalog = context.catalog
         config = parse_config(read_mlflow_yml(context.config_loader))
         conf = ConfFiles.of(Path(context.project_path), context.config_loader, context.env)
-        pml = _pipeline_ml(pipelines, pipeline_name)
-        if input_name is not None or registered_model_name is not None:
-            log_model_kwargs = dict(pml.log_model_kwargs)
-            if registered_model_name is not None:
-                log_model_kwargs["registered_model_name"] = registered_model_name
-            try:
-                pml = pipeline_ml_factory(
-                    training=pml.training,
-                    inference=pml.inference,
-                    input_name=input_name or pml.input_name,
-                    kpm_kwargs=pml.kpm_kwargs,
-                    log_model_kwargs=log_model_kwargs,
-                )
-            except PipelineMLError as exc:
-                raise MlflowRunError(
-                    f"PipelineML '{pipeline_name}' cannot be logged with these options: {exc}"
-                ) from None
+        pml = _with_options(
+            _pipeline_ml(pipelines, pipeline_name), pipeline_name, input_name, registered_model_name
+        )
         to_log = [(pipeline_name, pml)]
         # No node runs: every artifact must already be on disk.
         nothing = Pipeline([])
@@ -159,6 +168,11 @@ def modelify(
             )
             client.set_tag(run_id, TAG_NOT_LOGGED, f"{pipeline_name}: {error}"[:MAX_TAG])
             raise MlflowRunError(message)
+        except KeyboardInterrupt:
+            # Ctrl-C while the model is logged: the run ends KILLED, as a training run's.
+            status = "KILLED"
+            discard_incomplete_models(state)
+            raise
         finally:
             capture.close()
             client.set_terminated(run_id, status)

@@ -49,7 +49,8 @@ class RunBound:
     """What a tracking dataset shares: its catalog name and the run it is bound to.
 
     Subclasses call ``RunBound.__init__`` and read ``_binding``, ``_name`` and
-    ``client_for`` (the run to read from: the given ``run_id``, else the bound run).
+    ``_client_for`` (the run to read from: the given ``run_id``, else the bound run). The
+    methods are private: only ``MlflowHook`` binds a dataset (``bind_datasets``).
     """
 
     _binding: RunBinding | None
@@ -59,24 +60,19 @@ class RunBound:
         self._binding = None
         self._name = None
 
-    def bind(self, binding: RunBinding | None, name: str | None) -> None:
+    def _bind_run(self, binding: RunBinding | None, name: str | None) -> None:
         """Write into ``binding``'s run from now on (``None``: into no run); ``name`` is the
         dataset's name in the catalog, the default MLflow key."""
         self._binding = binding
         if name is not None:
             self._name = name
 
-    @property
-    def bound_run_id(self) -> str | None:
-        """The run of the ``kedro run`` in progress, if the hook bound one."""
-        return self._binding.run_id if self._binding else None
-
     def _label(self) -> str:
         """How messages name the dataset: its catalog name once known."""
         kind = type(self).__name__
         return f"{kind} '{self._name}'" if self._name else kind
 
-    def client_for(self, run_id: str | None) -> tuple[MlflowClient, str]:
+    def _client_for(self, run_id: str | None) -> tuple[MlflowClient, str]:
         """The client and run that ``load`` reads: ``run_id`` if given, else the bound run.
 
         A ``run_id`` given outside a ``kedro run`` is read from MLflow's current tracking
@@ -115,7 +111,7 @@ def bind_datasets(
             continue
         dataset = catalog.get(name)
         if isinstance(dataset, RunBound):
-            dataset.bind(binding, name)
+            dataset._bind_run(binding, name)
             bound.append(dataset)
     if bound:
         logger.debug("Tracking datasets bound to MLflow run %s: %s", binding.run_id, bound)
@@ -125,4 +121,4 @@ def bind_datasets(
 def unbind_datasets(bound: list[RunBound]) -> None:
     """After the run: the datasets write into no run any more."""
     for dataset in bound:
-        dataset.bind(None, None)
+        dataset._bind_run(None, None)
