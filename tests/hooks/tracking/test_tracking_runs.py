@@ -117,8 +117,12 @@ def test_kedro_run_on_dask_processes_logs_to_a_tracking_server(
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "runner",
-    [SequentialRunner, lambda: DaskRunner(cluster_kwargs={"n_workers": 1})],
-    ids=["SequentialRunner", "DaskRunner"],
+    [
+        SequentialRunner,
+        lambda: ThreadRunner(max_workers=2),
+        lambda: DaskRunner(cluster_kwargs={"n_workers": 1}),
+    ],
+    ids=["SequentialRunner", "ThreadRunner", "DaskRunner"],
 )
 def test_failed_run_keeps_what_was_saved_before_the_failure(
     tmp_path: Path, tracking_env: str, runner: Callable[[], Any]
