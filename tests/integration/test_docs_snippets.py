@@ -51,6 +51,7 @@ EXECUTED_PAGES = {
     "runners.md",
     "configuration.md",
     "batch-scoring.md",
+    "tracking.md",
 }
 # Pages whose blocks start worker processes.
 SLOW_PAGES = {"runners.md", "batch-scoring.md"}

@@ -71,6 +71,23 @@ def test_model_is_useful(fitted: dict[str, object]) -> None:
     assert metrics["roc_auc"] > 0.95
 
 
+def test_evaluation_report_counts_every_test_row(fitted: dict[str, object]) -> None:
+    """The confusion matrix adds up to the test rows and agrees with evaluate()'s recall;
+    recall falls as the threshold rises, one value per step 10..90."""
+    args = [fitted[k] for k in ("test_x", "test_y", "imputer", "scaler", "model")]
+    report, recall_by_threshold = nodes.evaluation_report(*args, 0.5)
+    metrics = nodes.evaluate(*args, 0.5)
+
+    (tn, fp), (fn, tp) = report["matrix"]
+    assert tn + fp + fn + tp == len(fitted["test_x"])
+    assert tp / (tp + fn) == pytest.approx(metrics["recall"])
+    assert report["labels"] == ["benign", "malignant"]
+    assert list(recall_by_threshold) == list(range(10, 100, 10))
+    values = list(recall_by_threshold.values())
+    assert values == sorted(values, reverse=True)
+    assert recall_by_threshold[50] == pytest.approx(metrics["recall"])
+
+
 def test_training_is_a_pipeline_ml_with_three_fitted_objects() -> None:
     """'training' carries inference; the model travels with imputer, scaler, model, threshold."""
     pipelines = register_pipelines()

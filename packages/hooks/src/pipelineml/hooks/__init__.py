@@ -31,15 +31,25 @@ if TYPE_CHECKING:
         MlflowRunError,
     )
     from pipelineml.hooks.model import KedroPipelineModel, log_pipeline_model
-    from pipelineml.hooks.tracking import MlflowHook, MlflowMetricsDataset, mlflow_hook
+    from pipelineml.hooks.tracking import (
+        MlflowArtifactDataset,
+        MlflowHook,
+        MlflowMetricDataset,
+        MlflowMetricHistoryDataset,
+        MlflowMetricsDataset,
+        mlflow_hook,
+    )
 
 _MODULES = {
     "BatchPredictError": "pipelineml.hooks.errors",
     "InferenceNodeError": "pipelineml.hooks.errors",
     "KedroPipelineModel": "pipelineml.hooks.model",
     "KedroPipelineModelError": "pipelineml.hooks.errors",
+    "MlflowArtifactDataset": "pipelineml.hooks.tracking",
     "MlflowConfigError": "pipelineml.hooks.errors",
     "MlflowHook": "pipelineml.hooks.tracking",
+    "MlflowMetricDataset": "pipelineml.hooks.tracking",
+    "MlflowMetricHistoryDataset": "pipelineml.hooks.tracking",
     "MlflowMetricsDataset": "pipelineml.hooks.tracking",
     "MlflowModelDataset": "pipelineml.hooks.batch",
     "MlflowRunError": "pipelineml.hooks.errors",
@@ -56,8 +66,11 @@ __all__ = [
     "InferenceNodeError",
     "KedroPipelineModel",
     "KedroPipelineModelError",
+    "MlflowArtifactDataset",
     "MlflowConfigError",
     "MlflowHook",
+    "MlflowMetricDataset",
+    "MlflowMetricHistoryDataset",
     "MlflowMetricsDataset",
     "MlflowModelDataset",
     "MlflowRunError",

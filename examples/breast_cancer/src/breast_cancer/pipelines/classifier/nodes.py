@@ -4,7 +4,13 @@ import pandas as pd
 from sklearn.datasets import load_breast_cancer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, precision_score, recall_score, roc_auc_score
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
@@ -97,3 +103,29 @@ def evaluate(
         "recall": float(recall_score(truth, scored["malignant"])),
         "roc_auc": float(roc_auc_score(truth, scored["probability"])),
     }
+
+
+def evaluation_report(
+    x_test: pd.DataFrame,
+    y_test: pd.DataFrame,
+    imputer: SimpleImputer,
+    scaler: StandardScaler,
+    model: LogisticRegression,
+    threshold: float,
+) -> tuple[dict[str, object], dict[int, float]]:
+    """The test-set confusion matrix (a JSON report), and the recall at each threshold
+    from 10% to 90% (a metric history whose step is the threshold in percent)."""
+    scored = predict(scale(impute(x_test, imputer), scaler), model, threshold)
+    truth = y_test[TARGET]
+    matrix = confusion_matrix(truth, scored["malignant"], labels=[0, 1])
+    report = {
+        "threshold": threshold,
+        "labels": ["benign", "malignant"],
+        "rows_are": "truth",
+        "matrix": matrix.tolist(),
+    }
+    recall_by_threshold = {
+        percent: float(recall_score(truth, (scored["probability"] >= percent / 100).astype(int)))
+        for percent in range(10, 100, 10)
+    }
+    return report, recall_by_threshold

@@ -4,6 +4,7 @@ from kedro.pipeline import Pipeline, node
 
 from breast_cancer.pipelines.classifier.nodes import (
     evaluate,
+    evaluation_report,
     fit_imputer,
     fit_scaler,
     impute,
@@ -39,6 +40,12 @@ def create_pipeline() -> Pipeline:
                 ["test_features", "test_labels", "imputer", "scaler", "model", "params:threshold"],
                 "metrics",
                 name="evaluate",
+            ),
+            node(
+                evaluation_report,
+                ["test_features", "test_labels", "imputer", "scaler", "model", "params:threshold"],
+                ["confusion_matrix", "recall_by_threshold"],
+                name="evaluation_report",
             ),
         ],
         tags="training",

@@ -28,6 +28,7 @@ from pipelineml.hooks.tracking._config import MlflowConfig, parse_config
 from pipelineml.hooks.tracking._interrupts import InterruptGuard
 from pipelineml.hooks.tracking._mlflow_run import (
     discard_incomplete_models,
+    interrupted_line,
     log_metrics,
     log_model_of,
     log_params,
@@ -40,6 +41,7 @@ from pipelineml.hooks.tracking._mlflow_run import (
 from pipelineml.hooks.tracking._model_selection import models_to_log
 from pipelineml.hooks.tracking._preflight import pickled_format_notes, preflight_problems
 from pipelineml.hooks.tracking._problems import Problem, report, warn_block
+from pipelineml.hooks.tracking._run_binding import bind_datasets, unbind_datasets
 from pipelineml.hooks.tracking._run_state import (
     MAX_TAG,
     TAG_INTERRUPTED,
@@ -70,16 +72,15 @@ class MlflowHook:
 
     Installing ``pipelineml-hooks`` registers the instance ``mlflow_hook`` for every Kedro
     project through the ``kedro.hooks`` entry point; also listing ``MlflowHook()`` in
-    ``settings.py`` is harmless (only one instance acts per run). Configuration comes from
-    ``conf/<env>/mlflow.yml`` (every key is on the Configuration page of the docs).
+    ``settings.py`` is harmless (one instance acts per run). It reads ``mlflow.yml``.
 
     Per run: one MLflow run (an active run is reused and left open, or parented with
     ``tracking.run.nested``), the parameters the pipeline consumes, tags naming the Kedro
     command and pipelines, the metrics of every ``MlflowMetricsDataset`` written, and, after
     success, the inference pipeline of each PipelineML whose training nodes all ran, logged
     as a ``KedroPipelineModel``. A failure ends the run as FAILED and logs no model. Every
-    MLflow call is made from the session's process with the run id, so every runner (Dask
-    included) gives exactly one run.
+    MLflow call names the run id (the tracking datasets, bound to it before the first node,
+    log their own saves), so every runner (Dask included) gives exactly one run.
     """
 
     __module__ = "pipelineml.hooks"  # its public import path
@@ -223,6 +224,7 @@ class MlflowHook:
                 problems.append(store_problem("registry", registry_uri, exc, conf))
         if problems:
             self._refuse(state, config, problems)
+        state.bound = bind_datasets(pipeline, catalog, run_id, tracking_uri, registry_uri)
         notes = pickled_format_notes(state.to_log, catalog)
         if notes:
             warn_block("\n".join(notes))
@@ -374,18 +376,14 @@ class MlflowHook:
         finally:
             self._finish(state, "KILLED")
         # A raw write: the interrupted code may hold sys.stderr's buffer lock.
-        models = f"; {failed} model(s) not completely logged marked FAILED" if failed else ""
-        message = (
-            f"Interrupted by {signal_name}: MLflow run {state.run_id} "
-            f"{state.ended('KILLED')}{models}.\n"
-        )
         with contextlib.suppress(OSError):
-            os.write(2, message.encode())
+            os.write(2, interrupted_line(state, signal_name, failed).encode())
 
     def _finish(self, state: RunState, status: str) -> None:
         if state.finished:
             return
         state.finished = True
+        unbind_datasets(state.bound)
         try:
             state.requirements.close()
             if state.owns_run:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
-from numbers import Real
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
+
+from pipelineml.hooks.tracking._metric_datasets import metric_value
 
 __all__ = ["MlflowMetricsDataset"]
 
@@ -62,13 +62,8 @@ class MlflowMetricsDataset(AbstractDataset[Mapping[str, float], dict[str, float]
                 f"{type(data).__name__}."
             )
         clean: dict[str, float] = {}
-        for key, raw in data.items():
-            value: Any = raw
-            if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(float(value)):
-                raise DatasetError(
-                    f"Metric '{key}' must be a number, got {type(value).__name__} {value!r}."
-                )
-            clean[str(key)] = float(value)
+        for key, value in data.items():
+            clean[str(key)] = metric_value(str(key), value)
         self._filepath.parent.mkdir(parents=True, exist_ok=True)
         with self._filepath.open("w", encoding="utf-8") as stream:
             json.dump(clean, stream, indent=2, sort_keys=True)

@@ -30,6 +30,8 @@ from pipelineml.hooks.tracking._run_state import TAG_MODEL_URI, RunState, regist
 from pipelineml.hooks.tracking._store_lock import opening_stores, schema_advice, sqlite_file
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
     from mlflow.entities import Run
@@ -193,6 +195,15 @@ def discard_incomplete_models(state: RunState) -> int:
     return len(incomplete)
 
 
+def interrupted_line(state: RunState, signal_name: str, failed_models: int) -> str:
+    """The last line of a run ended by ``signal_name``; models only when some were marked."""
+    models = f"; {failed_models} model(s) not completely logged marked FAILED"
+    return (
+        f"Interrupted by {signal_name}: MLflow run {state.run_id} "
+        f"{state.ended('KILLED')}{models if failed_models else ''}.\n"
+    )
+
+
 def store_problem(kind: str, uri: str, exc: Exception, conf: ConfFiles) -> Problem:
     """A tracking or registry store that cannot be opened, with where to change its URI."""
     first_line = (str(exc).strip().splitlines() or [""])[0][:300]
@@ -225,14 +236,22 @@ def store_error(
 
 
 def log_model_of(
-    state: RunState, name: str, pml: PipelineML, catalog: CatalogProtocol[Any, Any]
+    state: RunState,
+    name: str,
+    pml: PipelineML,
+    catalog: CatalogProtocol[Any, Any],
+    saved_by_training: Iterable[str] | None = None,
 ) -> str | None:
     """Log one PipelineML's model into the run and print where it is; or why it failed.
+
+    ``saved_by_training`` are the datasets this run wrote (its training nodes' outputs
+    when ``None``; none for a model logged from what is on disk).
 
     Registration comes last, after the run's model tag: a process killed between the
     steps may leave a model that is not registered, never a registered version whose run
     does not say which model it logged.
     """
+    saved = pml.training.all_outputs() if saved_by_training is None else saved_by_training
     registered = pml.log_model_kwargs.get("registered_model_name")
     try:
         info = log_model(
@@ -240,7 +259,7 @@ def log_model_of(
             catalog,
             log_model_kwargs={"run_id": state.run_id, "registered_model_name": None},
             capture=state.requirements,
-            saved_by_training=pml.training.all_outputs(),
+            saved_by_training=saved,
         )
         state.client.set_tag(state.run_id, TAG_MODEL_URI, info.model_uri)
         version = None

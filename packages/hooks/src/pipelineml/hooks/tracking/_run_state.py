@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from pipelineml.core import PipelineML
     from pipelineml.hooks.environment._capture import ModuleCapture
     from pipelineml.hooks.tracking._interrupts import InterruptGuard
+    from pipelineml.hooks.tracking._run_binding import RunBound
 
 TAG_NOT_LOGGED = "pipelineml.model_not_logged"
 TAG_MODEL_URI = "pipelineml.model_uri"
@@ -36,6 +37,7 @@ class RunState:
         requirements: The module capture started with the run, for the models'
             requirements.
         guard: The SIGINT/SIGTERM handling of the run.
+        bound: The tracking datasets writing into the run, unbound when it ends.
         finished: Whether the run has been ended.
     """
 
@@ -48,6 +50,7 @@ class RunState:
     not_logged: dict[str, str]
     requirements: ModuleCapture
     guard: InterruptGuard
+    bound: list[RunBound] = field(default_factory=list)
     finished: bool = False
 
     def ended(self, status: str) -> str:
