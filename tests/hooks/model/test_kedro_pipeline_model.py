@@ -830,3 +830,25 @@ def test_training_pipeline_is_not_part_of_the_model(tmp_path: Path) -> None:
     model = KedroPipelineModel(toy_pipeline_ml(), make_catalog(tmp_path))
 
     assert not set(model.pipeline.nodes) & set(training_pipeline().nodes)
+
+
+@pytest.mark.dask
+def test_a_model_s_dask_cluster_is_closed_when_the_model_is_gone(tmp_path: Path) -> None:
+    """The LocalCluster a model's DaskRunner started ends with the model, not the process."""
+    import gc
+
+    pytest.importorskip("distributed", reason="needs the [dask] extra")
+    from pipelineml.runners import DaskRunner
+
+    runner = DaskRunner(cluster_kwargs={"n_workers": 1})
+    model = loaded_in_memory(
+        KedroPipelineModel(toy_pipeline_ml(), trained_catalog(tmp_path), runner=runner),
+        tmp_path / "artifacts",
+    )
+    pd.testing.assert_frame_equal(model.predict(None, frame([2])), expected([2]))
+    assert runner.connected
+
+    del model
+    gc.collect()
+
+    assert not runner.connected

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ from pipelineml.hooks.model._runner_choice import (
     IN_PROCESS_RUNNERS,
     allowed_runner_names,
     check_allowed,
+    close_runners,
 )
 from pipelineml.runners import CopyPolicy, resolve_runner
 from pipelineml.runners.errors import RunnerError
@@ -167,8 +169,7 @@ class KedroPipelineModel(UnvalidatedPredict, PythonModel):
         model._artifacts, model._parameters, model._digests = {}, {}, {}
         model._policy, model._runner = CopyPolicy("assign"), None
         model._allowed_runners = IN_PROCESS_RUNNERS
-        model._catalog = None
-        model._code_modules = ()
+        model._catalog, model._code_modules = None, ()
         model._init_runtime()
         return model
 
@@ -179,6 +180,7 @@ class KedroPipelineModel(UnvalidatedPredict, PythonModel):
         self._runners: dict[str, AbstractRunner | None] = {}
         self._runners_lock = threading.Lock()
         self._default_runner: AbstractRunner | None = None
+        weakref.finalize(self, close_runners, self.__dict__)  # a cluster ends with its model
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

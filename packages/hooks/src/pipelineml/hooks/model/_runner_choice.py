@@ -10,6 +10,7 @@ runner the model was logged with.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -69,3 +70,16 @@ def check_allowed(name: str, allowed: Iterable[str] | None, own_runner: str) -> 
         f"Runner {name!r} is not allowed for this model. Allowed runners: {accepted}. "
         "The model's owner sets them when logging it (kpm_kwargs 'allowed_runners')."
     )
+
+
+def close_runners(model_state: dict[str, Any]) -> None:
+    """Close the runners of a model that is gone (``weakref.finalize`` of the model, given
+    its ``__dict__``): a ``DaskRunner`` closes the LocalCluster it started, rather than
+    leaving its workers for the rest of the process."""
+    runners = [model_state.get("_runner"), model_state.get("_default_runner")]
+    runners += list(model_state.get("_runners", {}).values())
+    for runner in runners:
+        close = getattr(runner, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):  # at exit or in GC: never raise
+                close()
