@@ -472,3 +472,22 @@ def test_kedro_cli_run_tracks_and_logs(
     assert list(answer["score"]) == expected_scores([3])
     assert not (root / "mlflow.db").exists()
     assert pd.api.types.is_bool_dtype(answer["positive"])
+
+
+@pytest.mark.slow
+def test_the_run_holds_a_picture_of_the_inference_pipeline(trained: Tracked) -> None:
+    """Beside the model (named clf here), the run has an SVG of what the model runs."""
+    from xml.etree import ElementTree
+
+    client = MlflowClient(trained.tracking_uri)
+    names = [a.path for a in client.list_artifacts(trained.run.info.run_id)]
+    assert "clf_pipeline.svg" in names
+    local = mlflow.artifacts.download_artifacts(
+        run_id=trained.run.info.run_id,
+        artifact_path="clf_pipeline.svg",
+        tracking_uri=trained.tracking_uri,
+    )
+    root = ElementTree.parse(local).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
+    assert {"instances", "predict", "scaler", "model", "predictions"} <= texts

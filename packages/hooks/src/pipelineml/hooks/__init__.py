@@ -30,7 +30,7 @@ if TYPE_CHECKING:
         MlflowConfigError,
         MlflowRunError,
     )
-    from pipelineml.hooks.model import KedroPipelineModel, log_pipeline_model
+    from pipelineml.hooks.model import KedroPipelineModel, log_pipeline_model, pipeline_picture
     from pipelineml.hooks.tracking import (
         MlflowArtifactDataset,
         MlflowHook,
@@ -55,6 +55,7 @@ _MODULES = {
     "MlflowRunError": "pipelineml.hooks.errors",
     "batch_predict": "pipelineml.hooks.batch",
     "log_pipeline_model": "pipelineml.hooks.model",
+    "pipeline_picture": "pipelineml.hooks.model",
     "mlflow_hook": "pipelineml.hooks.tracking",
 }
 
@@ -77,4 +78,5 @@ __all__ = [
     "batch_predict",
     "log_pipeline_model",
     "mlflow_hook",
+    "pipeline_picture",
 ]

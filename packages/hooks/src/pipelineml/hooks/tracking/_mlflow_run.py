@@ -22,6 +22,7 @@ from pipelineml.core._names import is_parameter
 from pipelineml.hooks._stores import export_uris, user_uri_environ
 from pipelineml.hooks.errors import MlflowRunError
 from pipelineml.hooks.model._log_model import log_model
+from pipelineml.hooks.model._picture import pipeline_picture
 from pipelineml.hooks.tracking._metrics_dataset import MlflowMetricsDataset
 from pipelineml.hooks.tracking._params import mlflow_params, split_long_params
 from pipelineml.hooks.tracking._problems import Problem, report
@@ -195,6 +196,16 @@ def discard_incomplete_models(state: RunState) -> int:
     return len(incomplete)
 
 
+def log_picture(state: RunState, pml: PipelineML, model_name: str) -> None:
+    """The SVG of the inference pipeline, as an artifact of the run beside its model (a
+    picture that cannot be drawn or stored never fails the run: it is logged at WARNING)."""
+    path = "inference_pipeline.svg" if model_name == "model" else f"{model_name}_pipeline.svg"
+    try:
+        state.client.log_text(state.run_id, pipeline_picture(pml), path)
+    except Exception as exc:
+        logger.warning("The picture of the inference pipeline was not logged: %s", exc)
+
+
 def interrupted_line(state: RunState, signal_name: str, failed_models: int) -> str:
     """The last line of a run ended by ``signal_name``; models only when some were marked."""
     models = f"; {failed_models} model(s) not completely logged marked FAILED"
@@ -262,6 +273,7 @@ def log_model_of(
             saved_by_training=saved,
         )
         state.client.set_tag(state.run_id, TAG_MODEL_URI, info.model_uri)
+        log_picture(state, pml, info.name)
         version = None
         if registered:
             # The stores are MLflow's current ones for the run (run_stores).

@@ -1,0 +1,143 @@
+"""A picture of a PipelineML's inference pipeline, as SVG: what a logged model runs.
+
+Nodes are boxes; the data they read are rounded boxes, coloured by what they are: the
+request (``input_name``), an artifact the training fitted (with the training node that
+wrote it), a parameter, the answer. The layout is networkx's (each layer a topological
+generation, left to right); this module only draws what networkx placed, so the picture
+needs no system binary and renders in MLflow's artifact viewer and in any browser.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from pipelineml.core._names import is_parameter
+
+if TYPE_CHECKING:
+    from pipelineml.core import PipelineML
+
+__all__ = ["pipeline_picture"]
+
+_COLUMN, _ROW, _MARGIN = 250, 74, 24
+_BOX_W, _BOX_H = 200, 46
+# Fill and outline by kind: the request, a fitted artifact, a parameter, the answer, a node.
+_STYLE = {
+    "input": ("#e8f5e9", "#2e7d32"),
+    "artifact": ("#e3f2fd", "#1565c0"),
+    "parameter": ("#f5f5f5", "#616161"),
+    "output": ("#fff3e0", "#ef6c00"),
+    "node": ("#ffffff", "#212121"),
+    "training": ("#fafafa", "#9e9e9e"),
+    "data": ("#ffffff", "#9e9e9e"),  # passed between inference nodes, in memory
+}
+_LEGEND = (
+    ("input", "data sent to the model"),
+    ("artifact", "fitted by training, inside the model"),
+    ("parameter", "parameter (a request may override it)"),
+    ("output", "the model's answer"),
+)
+
+
+def _label(text: str, limit: int = 28) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _graph(pipeline_ml: PipelineML) -> Any:
+    import networkx as nx  # type: ignore[import-untyped]  # no stubs shipped
+
+    graph = nx.DiGraph()
+    inference = pipeline_ml.inference
+    output = next(iter(inference.outputs()), None)
+    producers = {out: n.name for n in pipeline_ml.training.nodes for out in n.outputs}
+    for node in inference.nodes:
+        graph.add_node(("node", node.name), kind="node", text=node.name)
+        for name in node.inputs:
+            if name == pipeline_ml.input_name:
+                kind = "input"
+            elif is_parameter(name) or name == "parameters":
+                kind = "parameter"
+            else:
+                kind = "artifact"
+            graph.add_node(("data", name), kind=kind, text=name)
+            graph.add_edge(("data", name), ("node", node.name))
+            if kind == "artifact" and name in producers:
+                trainer = ("training", producers[name])
+                graph.add_node(trainer, kind="training", text=f"trained by {producers[name]}")
+                graph.add_edge(trainer, ("data", name), dashed=True)
+        for name in node.outputs:
+            graph.add_node(("data", name), kind="output" if name == output else "data", text=name)
+            graph.add_edge(("node", node.name), ("data", name))
+    return graph
+
+
+def pipeline_picture(pipeline_ml: PipelineML) -> str:
+    """The SVG picture of ``pipeline_ml``'s inference pipeline (a string).
+
+    Logged beside every model a training run logs (``inference_pipeline.svg``, shown by
+    MLflow's artifact viewer); in a notebook, ``IPython.display.SVG(pipeline_picture(p))``.
+    """
+    import networkx as nx
+
+    graph = _graph(pipeline_ml)
+    layers: list[list[Any]] = [sorted(layer) for layer in nx.topological_generations(graph)]
+    for depth, layer in enumerate(layers):
+        for vertex in layer:
+            graph.nodes[vertex]["layer"] = depth
+    positions = nx.multipartite_layout(graph, subset_key="layer", align="vertical")
+    tallest = max(len(layer) for layer in layers)
+    width = _MARGIN * 2 + max((len(layers) - 1) * _COLUMN + _BOX_W, len(_LEGEND) * 230)
+    height = _MARGIN * 2 + tallest * _ROW + 40
+    ys = [float(y) for _, y in positions.values()]
+    top, span = max(ys), (max(ys) - min(ys)) or 1.0
+
+    def place(vertex: Any) -> tuple[float, float]:
+        # networkx spreads each layer over [min, max]; scale that to the tallest layer's rows.
+        x = _MARGIN + graph.nodes[vertex]["layer"] * _COLUMN
+        y = _MARGIN + (top - float(positions[vertex][1])) / span * (tallest - 1) * _ROW
+        return x, y
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" '
+        'font-size="13">',
+        f"<title>Inference pipeline, input {escape(pipeline_ml.input_name)}</title>",
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker>'
+        "</defs>",
+    ]
+    for source, target, data in graph.edges(data=True):
+        (x1, y1), (x2, y2) = place(source), place(target)
+        dash = ' stroke-dasharray="5,4"' if data.get("dashed") else ""
+        parts.append(
+            f'<line x1="{x1 + _BOX_W:.0f}" y1="{y1 + _BOX_H / 2:.0f}" x2="{x2:.0f}" '
+            f'y2="{y2 + _BOX_H / 2:.0f}" stroke="#555"{dash} marker-end="url(#arrow)"/>'
+        )
+    for vertex, data in graph.nodes(data=True):
+        x, y = place(vertex)
+        kind = data["kind"]
+        fill, stroke = _STYLE[kind]
+        radius = 4 if kind in {"node", "training"} else 14
+        dash = ' stroke-dasharray="5,4"' if kind == "training" else ""
+        weight = ' font-weight="bold"' if kind == "node" else ""
+        parts.append(
+            f'<rect x="{x:.0f}" y="{y:.0f}" width="{_BOX_W}" height="{_BOX_H}" rx="{radius}" '
+            f'fill="{fill}" stroke="{stroke}" stroke-width="1.5"{dash}/>'
+            f'<text x="{x + _BOX_W / 2:.0f}" y="{y + _BOX_H / 2 + 5:.0f}" text-anchor="middle"'
+            f"{weight}>{escape(_label(data['text']))}</text>"
+        )
+    legend_y = height - 30
+    for index, (kind, text) in enumerate(_LEGEND):
+        fill, stroke = _STYLE[kind]
+        x = _MARGIN + index * 230
+        parts.append(
+            f'<rect x="{x}" y="{legend_y}" width="14" height="14" rx="4" fill="{fill}" '
+            f'stroke="{stroke}"/><text x="{x + 20}" y="{legend_y + 12}" font-size="11">'
+            f"{escape(text)}</text>"
+        )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+# Its public import path (docs and tracebacks name it by it).
+pipeline_picture.__module__ = "pipelineml.hooks"
