@@ -7,9 +7,11 @@ that append that key to their data show the same on the hook-less path models sc
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -337,3 +339,32 @@ def test_run_in_memory_fuses_as_a_model_scoring_does(where: Where, fuse: bool, t
     keys = result["k3"]
     assert len(keys) == 3
     assert len(set(keys)) == tasks
+
+
+def test_nodes_of_a_run_whose_scheduler_died_are_not_reported_completed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The scheduler is killed while the first node runs: the run fails and no node is
+    logged as completed (a lost connection cancels every task; cancelled is not done)."""
+    caplog.set_level(logging.INFO, logger="pipelineml.runners")
+    cluster = start_dask_cluster(tmp_path / "doomed", n_workers=1, env={"PYTHONPATH": str(REPO)})
+    pipeline = Pipeline(
+        [
+            node(_named(dask_nodes.slow, seconds=3.0), "a", "b", name="slow"),
+            node(dask_nodes.add_one, "b", "c", name="second"),
+            node(dask_nodes.add_one, "c", "d", name="third"),
+        ]
+    )
+    killer = threading.Timer(1.0, cluster.scheduler.kill)
+    try:
+        with DaskRunner(cluster.address, fuse=False, timeout=2) as runner:
+            runner.client  # connected before the clock starts  # noqa: B018
+            killer.start()
+            with pytest.raises(concurrent.futures.CancelledError, match="lost the connection"):
+                runner.run(pipeline, DataCatalog({"a": MemoryDataset(1)}), make_hook_manager())
+    finally:
+        killer.cancel()
+        stop_dask_cluster(cluster)
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "pipelineml.runners"]
+    assert [line for line in lines if line.startswith("Completed")] == []
