@@ -232,9 +232,13 @@ class DaskRunner(BaseRunner):
             plan, persisted, sources, run.hook_manager, run.run_id, self._copy_policy, run.progress
         )
         for name, data in outputs.items():
-            if name not in catalog:
-                catalog[name] = RuntimeMemoryDataset.empty(self._copy_policy.mode_for(name))
-            catalog.save(name, data)
+            if name in catalog:
+                catalog.save(name, data)
+            else:
+                # Free outputs are returned as catalog datasets, as Kedro's runners do.
+                sink = RuntimeMemoryDataset.empty(self._copy_policy.mode_for(name))
+                sink.put(data)
+                catalog[name] = sink
 
     def _run_in_memory(
         self, plan: Plan, data: Mapping[str, Any], policy: CopyPolicy

@@ -49,6 +49,17 @@ def _fusable(plan: Plan, step: Step, persisted: Collection[str]) -> int | None:
     return parent
 
 
+def groups_for(plan: Plan, persisted: Collection[str], enabled: bool = True) -> tuple[Group, ...]:
+    """``fuse(plan, persisted, enabled)``, memoised on the plan (a model scores the same
+    plan with the same persisted datasets on every call)."""
+    key = ("dask-groups", frozenset(persisted), enabled)
+    groups = plan.memo.get(key)
+    if not isinstance(groups, tuple):
+        groups = fuse(plan, persisted, enabled)
+        plan.memo[key] = groups
+    return groups
+
+
 def fuse(plan: Plan, persisted: Collection[str], enabled: bool = True) -> tuple[Group, ...]:
     """Group ``plan``'s steps into Dask tasks, each a maximal linear in-memory chain.
 
@@ -91,15 +102,16 @@ def fuse(plan: Plan, persisted: Collection[str], enabled: bool = True) -> tuple[
             if name not in persisted
             and (name in plan.output_set or readers.get(name, set()) - {number})
         )
-        release: list[tuple[str, ...]] = []
+        # Each in-memory dataset goes after the last step of the group that touches it.
+        last: dict[str, int] = {}
         for position, step in enumerate(steps):
-            later = {name for s in steps[position + 1 :] for name in s.inputs}
-            release.append(
-                tuple(
-                    name
-                    for name in dict.fromkeys((*step.inputs, *step.outputs))
-                    if name not in persisted and name not in exported and name not in later
-                )
-            )
-        groups.append(Group(tuple(indices), tuple(parents), exported, tuple(release)))
+            for name in (*step.inputs, *step.outputs):
+                last[name] = position
+        release: list[list[str]] = [[] for _ in steps]
+        for name, position in last.items():
+            if name not in persisted and name not in exported:
+                release[position].append(name)
+        groups.append(
+            Group(tuple(indices), tuple(parents), exported, tuple(tuple(r) for r in release))
+        )
     return tuple(groups)

@@ -8,12 +8,14 @@ the free outputs that are not persisted come back to the client.
 
 from __future__ import annotations
 
+import itertools
+import os
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipelineml.runners._dask.connection import import_distributed
-from pipelineml.runners._dask.fusion import Group, fuse
+from pipelineml.runners._dask.fusion import Group, groups_for
 from pipelineml.runners._dask.tasks import ChainTask, InlineValue, execute, pick, unwrap
 from pipelineml.runners._store import copiers_for
 
@@ -27,6 +29,16 @@ if TYPE_CHECKING:
 
 # Free in-memory inputs up to this pickled size travel inside the task graph.
 INLINE_LIMIT = 1 << 20
+
+# Task keys must not collide with another run's on a shared scheduler: a random part per
+# process (uuid4 per run costs a millisecond here), the pid (forked servers share the
+# random part), and a count.
+_PROCESS_TOKEN = uuid.uuid4().hex[:8]
+_runs = itertools.count()
+
+
+def _token() -> str:
+    return f"{_PROCESS_TOKEN}{os.getpid():x}-{next(_runs):x}"
 
 
 @dataclass
@@ -61,7 +73,7 @@ def build_graph(
     """The task graph of one run of ``plan``, a task per group (see ``submit_and_wait``)."""
     import cloudpickle
 
-    token = uuid.uuid4().hex[:12]
+    token = _token()
     keys = [_key(plan, group, token) for group in groups]
     graph: dict[str, Any] = {}
     refs, scattered = _sources(client, plan, groups, sources, graph, token)
@@ -196,7 +208,7 @@ def submit_and_wait(
     run = build_graph(
         client,
         plan,
-        fuse(plan, persisted, fused),
+        groups_for(plan, persisted, fused),
         persisted=persisted,
         sources=sources,
         policy=policy,
@@ -213,21 +225,15 @@ def submit_and_wait(
     extra = [key for key in run.nodes if key not in kept] if progress else []
     got = client.get(run.graph, [*kept, *extra], sync=False, retries=retries)
     futures = dict(zip(kept, got[: len(kept)], strict=True))
-    completed = distributed.as_completed(got, loop=client.loop)
+    completed = distributed.as_completed(got, loop=client.loop) if progress else None
     del got
     try:
-        for future in completed:
-            if future.status != "finished":
-                # Raises the node's exception with its traceback (CancelledError when
-                # the client lost its scheduler): such a task's nodes are not reported
-                # as completed.
-                future.result()
-                raise RuntimeError(f"DaskRunner task {future.key!r} ended {future.status}")
-            if progress is not None:
-                for name in run.nodes.get(future.key, ()):
-                    progress.node_done(name)
-        fetch = list(dict.fromkeys(run.wanted.values()))
-        values = dict(zip(fetch, client.gather([futures[key] for key in fetch]), strict=True))
+        if progress is not None and completed is not None:
+            _report(completed, run, progress)
+        # Without progress to report, gathering is the wait: it raises the first node
+        # exception as soon as its task fails (CancelledError when the client lost its
+        # scheduler). Leaves that are not wanted hand on nothing ({}).
+        values = dict(zip(kept, client.gather([futures[key] for key in kept]), strict=True))
         return {
             name: values[key][name] if name in run.whole else values[key]
             for name, key in run.wanted.items()
@@ -235,12 +241,25 @@ def submit_and_wait(
     except BaseException:
         # Cancelling what the run wants releases, on the scheduler, everything that was
         # only computed for it.
-        completed.clear()
+        if completed is not None:
+            completed.clear()
         client.cancel(list(futures.values()), force=True)
         raise
     finally:
         futures.clear()
         run.scattered.clear()
+
+
+def _report(completed: Any, run: RunGraph, progress: Progress) -> None:
+    """Log each node as its task succeeds; raise as soon as one fails."""
+    for future in completed:
+        if future.status != "finished":
+            # Raises the node's exception with its traceback (CancelledError when the
+            # client lost its scheduler): such a task's nodes are not reported completed.
+            future.result()
+            raise RuntimeError(f"DaskRunner task {future.key!r} ended {future.status}")
+        for name in run.nodes.get(future.key, ()):
+            progress.node_done(name)
 
 
 def _key(plan: Plan, group: Group, token: str) -> str:

@@ -6,6 +6,7 @@ what workers import when they unpickle a task.
 
 from __future__ import annotations
 
+import logging
 import pickle
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from kedro.io import DataCatalog
 from pipelineml.runners._dask.hooks import HookSpec, hook_manager_for
 from pipelineml.runners._node_hooks import Hooks
 from pipelineml.runners._plan import Step
-from pipelineml.runners._steps import run_step
+from pipelineml.runners._steps import node_logger, run_step
 from pipelineml.runners._store import Copier, Store
 from pipelineml.runners.errors import mark_failed_node
 
@@ -69,7 +70,10 @@ def execute(payload: bytes, *args: Any) -> dict[str, Any]:
         data[name] = value.value if isinstance(value, InlineValue) else value
     persisted = task.persisted
     catalog = DataCatalog(datasets=dict(persisted)) if persisted else None
-    store = Store(catalog, frozenset(persisted), task.copiers, data)
+    # As in the in-process runners: Node.run (and its "Running node" line) only where the
+    # worker's logging would show that line.
+    quiet = not node_logger.isEnabledFor(logging.INFO)
+    store = Store(catalog, frozenset(persisted), task.copiers, data, quiet=quiet)
     hooks = None
     if task.hooks is not None:
         manager = hook_manager_for(task.hooks)
