@@ -136,3 +136,8 @@ def read_task_records(path: Path) -> list[tuple[str, str, str, int]]:
         hook, name, key, pid = line.split("\t")
         records.append((hook, name, key, int(pid)))
     return records
+
+
+def with_task_column(frame: Any) -> Any:
+    """``frame`` plus a column ``task_<n>`` (n: its column count) holding this task's key."""
+    return frame.assign(**{f"task_{len(frame.columns)}": current_task()})
