@@ -54,7 +54,7 @@ DISTRIBUTIONS = (
     "pipelineml-hooks",
     "kedro-mlflow",
 )
-ALL_FIGURES = (1, 2, 3, 4, 5, 6, 7, 8, 9)
+ALL_FIGURES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 DEFAULT_OUT = BENCH_DIR / "results" / "latest.json"
 DOCS_PAGE = ROOT / "docs" / "benchmarks.md"
 
@@ -180,6 +180,8 @@ def _run_figures(wanted: list[int], workdir: Path, peer_python: Path) -> list[di
         figures.append(_attempt(1, "runner_overhead", runners.figure_runner_overhead))
     if 6 in wanted:
         figures.append(_attempt(6, "dask", runners.figure_dask))
+    if 10 in wanted:
+        figures.append(_attempt(10, "fused_chain", runners.figure_fused_chain))
     warmup: dict[str, float] = {}
     if {2, 3, 4, 5, 9} & set(wanted):
         warmup = _prepare_models(contenders, baseline, workdir)

@@ -1,8 +1,8 @@
-"""Figures 1 and 6: runner overhead against Kedro's runners, and the DaskRunner.
+"""Figures 1, 6 and 10: runner overhead against Kedro's runners, and the DaskRunner.
 
 Both contenders live in our environment (Kedro is a dependency of ours), so they run in
 one process, alternating batch by batch. Run alone with ``python benchmarks/runners.py``
-(in an environment with ``pipelineml-runners[dask]``) to print the two figures as JSON.
+(in an environment with ``pipelineml-runners[dask]``) to print the three figures as JSON.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ PROFILE_CALLS = 3000
 NODE_SECONDS = 0.5
 PARALLEL_NODES = 8
 DASK_TARGET = 0.6
+# Figure 10: the chain's length, and DaskRunner / (one task + SequentialRunner) target.
+FUSED_CHAIN_LENGTH = 50
+FUSED_TARGET = 1.5
 
 
 def identity(value: Any) -> Any:
@@ -280,6 +283,8 @@ def figure_dask() -> dict[str, Any]:
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):
+        # Logging at WARNING on the workers too, where the nodes run.
+        client.run(_quiet_kedro)
         dask = DaskRunner(client=client)
 
         def run_parallel(runner: Any) -> tuple[float, list[float]]:
@@ -321,7 +326,8 @@ def figure_dask() -> dict[str, Any]:
             f"{PARALLEL_NODES} independent pure-Python nodes calibrated to ~{NODE_SECONDS:g} s "
             f"each ({loops} loops; measured {node_time['median']:.3f} s), run with our "
             "SequentialRunner and with DaskRunner(client=...) on a LocalCluster of 2 worker "
-            "processes with 1 thread each, started once and warmed up; "
+            "processes with 1 thread each, started once and warmed up; Kedro's and "
+            f"pipelineml's loggers at WARNING in the client and on the workers; "
             f"{rounds} runs each, alternating. Each node also reports how long it ran "
             "(inside the node); 'ideal' is the sum of a Dask run's node times / 2 workers, "
             "and the load-normalized ratio compares wall times counted in each run's own "
@@ -358,5 +364,127 @@ def figure_dask() -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------- figure 10
+def call_all(functions: list[Callable[[Any], Any]], value: Any) -> Any:
+    """One task running a chain's functions one after the other."""
+    for function in functions:
+        value = function(value)
+    return value
+
+
+def figure_fused_chain() -> dict[str, Any]:
+    """Figure 10: a 50-node in-memory chain, DaskRunner against what Dask itself costs."""
+    import cloudpickle
+    from distributed import Client, LocalCluster
+    from kedro.io import DataCatalog, MemoryDataset
+
+    _quiet_kedro()
+    from pipelineml.runners import DaskRunner, SequentialRunner
+
+    if __name__ != "__main__":
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+    rounds = env_int("BENCH_FUSED_ROUNDS", 11)
+    pipeline = chain(FUSED_CHAIN_LENGTH)
+    functions = [n.func for n in pipeline.nodes]
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
+        # Logging at WARNING on the workers too, where the nodes run.
+        client.run(_quiet_kedro)
+        fused, unfused = DaskRunner(client=client), DaskRunner(client=client, fuse=False)
+        sequential = SequentialRunner()
+
+        def runs(run: Callable[[], Any], calls: int) -> Callable[[], float]:
+            def measure() -> float:
+                start = time.perf_counter()
+                for _ in range(calls):
+                    run()
+                return (time.perf_counter() - start) / calls
+
+            return measure
+
+        def runner_runs(runner: Any, calls: int) -> Callable[[], float]:
+            # A fresh catalog per run, built outside the timed loop (as in figure 1).
+            def measure() -> float:
+                catalogs = [DataCatalog({"x0": MemoryDataset(DATA)}) for _ in range(calls)]
+                start = time.perf_counter()
+                for catalog in catalogs:
+                    runner.run(pipeline, catalog)
+                return (time.perf_counter() - start) / calls
+
+            return measure
+
+        def submit_chain() -> Any:
+            future = client.submit(identity, DATA, pure=False)
+            for _ in range(FUSED_CHAIN_LENGTH - 1):
+                future = client.submit(identity, future, pure=False)
+            return future.result()
+
+        def one_task() -> Any:
+            return client.submit(call_all, functions, DATA, pure=False).result()
+
+        contenders = {
+            "ours": runner_runs(fused, 5),
+            "submit_chain": runs(submit_chain, 2),
+            "one_task": runs(one_task, 5),
+            "sequential": runner_runs(sequential, 50),
+            "ours_fuse_false": runner_runs(unfused, 1),
+        }
+        log("figure 10: warm-up")
+        for measure in contenders.values():
+            measure()
+        samples: dict[str, list[float]] = {name: [] for name in contenders}
+        ratios: list[float] = []
+        for index in range(rounds):
+            log(f"figure 10: round {index + 1}/{rounds}")
+            order = list(contenders.items())
+            times = {}
+            for name, measure in order if index % 2 == 0 else order[::-1]:
+                times[name] = measure()
+                samples[name].append(times[name])
+            ratios.append(times["ours"] / (times["one_task"] + times["sequential"]))
+    seconds = {name: stats(values) for name, values in samples.items()}
+    medians = {name: stat["median"] for name, stat in seconds.items()}
+    floor = medians["one_task"] + medians["sequential"]
+    result = ratio(medians["ours"], floor)
+    return {
+        "id": "fused_chain",
+        "title": "DaskRunner on a chain of in-memory nodes",
+        "target": f"{FUSED_CHAIN_LENGTH}-node in-memory chain: DaskRunner <= {FUSED_TARGET:g}x "
+        "(one Dask task running the chain's functions + SequentialRunner)",
+        "method": (
+            f"A {FUSED_CHAIN_LENGTH}-node chain of identity nodes passing {DATA!r}, all "
+            "intermediates in memory, on a LocalCluster of 2 worker processes with 1 thread "
+            "each, started once and warmed up; Kedro's and pipelineml's loggers at WARNING "
+            "in the client and on the workers. Per run: `DaskRunner(client=...).run(pipeline, "
+            "catalog)` (the chain fused into one task); a raw chain of "
+            f"{FUSED_CHAIN_LENGTH} `client.submit(identity, previous_future)` calls and "
+            "`.result()`; one `client.submit` of a function calling the chain's "
+            f"{FUSED_CHAIN_LENGTH} node functions, and `.result()`; our SequentialRunner; "
+            "and, for reference, `DaskRunner(fuse=False)` (a task per node). A fresh "
+            f"catalog per run, built outside the timed loop. {rounds} rounds, the order reversed every other round; each "
+            "sample is the mean of a batch of runs (5 ours and one task, 2 submit chain, 50 "
+            "sequential, 1 fuse=False). The ratio is of the medians; the median of each "
+            "round's own ratio is reported beside it."
+        ),
+        "seconds": seconds,
+        "floor": floor,
+        "ratio": result,
+        "round_ratio": stats(ratios, "x"),
+        "vs_submit_chain": ratio(medians["ours"], medians["submit_chain"]),
+        "fuse_false_vs_ours": ratio(medians["ours_fuse_false"], medians["ours"]),
+        "target_ratio": FUSED_TARGET,
+        "met": result is not None and result <= FUSED_TARGET,
+    }
+
+
 if __name__ == "__main__":
-    print(json.dumps([figure_runner_overhead(), figure_dask()], indent=1))
+    print(json.dumps([figure_runner_overhead(), figure_dask(), figure_fused_chain()], indent=1))

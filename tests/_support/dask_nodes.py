@@ -83,3 +83,61 @@ class RecordingHook:
     def after_dataset_saved(self, dataset_name: str, node: Any) -> None:
         """Record each saved dataset."""
         self._write("after_dataset_saved", node.name, dataset_name)
+
+
+def current_task() -> str:
+    """The key of the Dask task running this code (on a worker)."""
+    from distributed import get_worker
+
+    return str(get_worker().get_current_task())
+
+
+def append_task(keys: list[str]) -> list[str]:
+    """``keys`` plus the key of the Dask task running this node."""
+    return [*keys, current_task()]
+
+
+class TaskRecordingHook:
+    """Appends 'hook, node, task key, pid' lines (tab-separated: default node names and
+    task keys hold spaces) to a file for each node hook, from the process running it.
+
+    Nodes that share a Dask task record the same key: what a test of fusion looks at.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def _write(self, hook: str, node: Any) -> None:
+        with open(self.path, "a", encoding="utf-8") as stream:
+            stream.write(f"{hook}\t{node.name}\t{current_task()}\t{os.getpid()}\n")
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        """Record the node about to run."""
+        self._write("before_node_run", node)
+
+    @hook_impl
+    def after_node_run(self, node: Any) -> None:
+        """Record the node that ran."""
+        self._write("after_node_run", node)
+
+    @hook_impl
+    def on_node_error(self, node: Any) -> None:
+        """Record the node that raised."""
+        self._write("on_node_error", node)
+
+
+def read_task_records(path: Path) -> list[tuple[str, str, str, int]]:
+    """The ``(hook, node, task key, pid)`` lines a ``TaskRecordingHook`` wrote."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        hook, name, key, pid = line.split("\t")
+        records.append((hook, name, key, int(pid)))
+    return records
+
+
+def with_task_column(frame: Any) -> Any:
+    """``frame`` plus a column ``task_<n>`` (n: its column count) holding this task's key."""
+    return frame.assign(**{f"task_{len(frame.columns)}": current_task()})

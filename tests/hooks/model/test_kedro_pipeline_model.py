@@ -20,6 +20,7 @@ import pytest
 from kedro.pipeline import Pipeline, node
 from mlflow.pyfunc.model import PythonModelContext
 
+from pipelineml.core import pipeline_ml_factory
 from pipelineml.hooks import KedroPipelineModel, KedroPipelineModelError, log_pipeline_model
 from pipelineml.runners import (
     CopyPolicy,
@@ -28,7 +29,7 @@ from pipelineml.runners import (
     ThreadRunner,
     register_runner,
 )
-from tests._support import toy_nodes
+from tests._support import dask_nodes, toy_nodes
 from tests._support.mlflow_store import local_path
 from tests._support.observing_datasets import FolderDataset, RecordingPickleDataset
 from tests._support.toy_model import (
@@ -823,6 +824,48 @@ def test_dask_runner_model_logs_loads_and_predicts(
         pd.testing.assert_frame_equal(loaded.predict(frame([1, 8])), expected([1, 8]))
     finally:
         runner.close()
+
+
+@pytest.mark.slow
+@pytest.mark.dask
+# The two tagging nodes record their task's key: one key fused, two unfused.
+@pytest.mark.parametrize(("fuse", "tasks"), [(True, 1), (False, 2)])
+def test_dask_runner_model_scores_an_inference_chain_as_one_task(
+    tmp_path: Path, dask_address: str, fuse: bool, tasks: int
+) -> None:
+    """predict on a DaskRunner runs a three-node inference chain as one Dask task
+    (fuse=False: a task per node), with the same predictions."""
+    pytest.importorskip("distributed")
+    inference = Pipeline(
+        [
+            node(
+                toy_nodes.predict,
+                ["instances", "scaler", "model", "params:threshold"],
+                "scored",
+                name="predict",
+            ),
+            node(dask_nodes.with_task_column, "scored", "tagged", name="tag"),
+            node(dask_nodes.with_task_column, "tagged", "predictions", name="tag_again"),
+        ]
+    )
+    pipeline_ml = pipeline_ml_factory(
+        training=training_pipeline(), inference=inference, input_name="instances"
+    )
+    catalog = trained_catalog(tmp_path / "project")
+    runner = DaskRunner(dask_address, fuse=fuse)
+    model = loaded_in_memory(
+        KedroPipelineModel(pipeline_ml, catalog, runner=runner), tmp_path / "artifacts"
+    )
+    try:
+        answer = model.predict(None, frame([1, 8]))
+    finally:
+        runner.close()
+
+    pd.testing.assert_frame_equal(answer[["score", "positive"]], expected([1, 8]))
+    keys = {*answer["task_2"], *answer["task_3"]}
+    assert len(keys) == tasks
+    if fuse:
+        assert "predict..tag_again[3]" in keys.pop()
 
 
 def test_training_pipeline_is_not_part_of_the_model(tmp_path: Path) -> None:

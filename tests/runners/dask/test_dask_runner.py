@@ -264,7 +264,7 @@ def test_pickling_before_and_after_connecting(local_client: Any) -> None:
     assert again.run_in_memory(diamond(), {"a": 2}) == {"d": 7}
     given = DaskRunner(client=local_client)
     from_client = cloudpickle.loads(cloudpickle.dumps(given))
-    assert repr(from_client) == f"DaskRunner({address!r}, retries=0)"
+    assert repr(from_client) == f"DaskRunner({address!r}, retries=0, fuse=True)"
     assert from_client.run_in_memory(diamond(), {"a": 0}) == {"d": 1}
     for runner in (copy, again, from_client):
         runner.close()

@@ -1,9 +1,11 @@
-"""``DaskRunner``: every node a task on a dask.distributed cluster.
+"""``DaskRunner``: a pipeline as tasks on a dask.distributed cluster, each linear chain of
+in-memory nodes fused into one task.
 
 ``distributed`` and ``cloudpickle`` (the ``[dask]`` extra) are imported on first use, so
 this module imports, and the class can be named and pickled, without them. Connecting is
-``_dask_connection``, the task graph ``_dask_graph``, what runs on a worker
-``_dask_tasks`` and how hooks get there ``_dask_hooks``.
+``_dask.connection``, the task graph ``_dask.graph``, which nodes share a task
+``_dask.fusion``, what runs on a worker ``_dask.tasks`` and how hooks get there
+``_dask.hooks``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from pipelineml.runners._dask.graph import submit_and_wait
 from pipelineml.runners._dask.hooks import hook_spec
 from pipelineml.runners._plan import Plan, require_inputs
 from pipelineml.runners._runtime_dataset import RuntimeMemoryDataset
-from pipelineml.runners._store import copiers_for
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -44,14 +45,18 @@ def _is_persisted(dataset: Any) -> bool:
 
 
 class DaskRunner(BaseRunner):
-    """Runs every node of a pipeline as one task on a dask.distributed cluster.
+    """Runs a pipeline as tasks on a dask.distributed cluster: a task per node, or per
+    linear chain of in-memory nodes.
 
     Where it runs, in order: ``client``; ``address``; dask's ``scheduler-address`` setting
     (the ``DASK_SCHEDULER_ADDRESS`` environment variable); otherwise a ``LocalCluster`` the
     runner starts on first use, reuses for later runs and closes on ``close()``, on leaving
     ``with DaskRunner() as runner:``, or at interpreter exit.
 
-    The whole run is submitted as one task graph, one task per node. Datasets persisted in
+    The whole run is submitted as one task graph. Each maximal linear chain of nodes whose
+    outputs stay in memory and feed exactly one node is one task, which runs its nodes in
+    order on one worker (``fuse=False``: one task per node); branches, joins and persisted
+    datasets end a chain, so independent work still runs in parallel. Datasets persisted in
     the catalog are loaded and saved on the workers; every other dataset travels as a task
     result from worker to worker, and only the pipeline's free outputs come back to the
     client. The scheduler frees intermediate results once their readers are done and can
@@ -85,6 +90,7 @@ class DaskRunner(BaseRunner):
         timeout: float = 10.0,
         copy_policy: CopyPolicySpec = None,
         is_async: bool = False,
+        fuse: bool = True,
     ) -> None:
         """Create the runner; nothing connects until the first run.
 
@@ -100,22 +106,31 @@ class DaskRunner(BaseRunner):
             copy_policy: Copy modes applied when a node reads in-memory data.
             is_async: Accepted for ``kedro run --async``; loads and saves already happen on
                 the workers, concurrently across nodes.
+            fuse: Run each linear chain of in-memory nodes as one task (the default: one
+                scheduler round trip per chain instead of per node); ``False`` gives every
+                node a task of its own, which is easier to follow on Dask's dashboard.
 
         Raises:
-            ValueError: For a negative ``retries`` or a non-positive ``timeout``.
+            ValueError: For a negative ``retries``, a non-positive ``timeout`` or a
+                ``fuse`` that is not a bool.
         """
         super().__init__(is_async=is_async, copy_policy=copy_policy)
         if retries < 0:
             raise ValueError(f"retries must be 0 or more, got {retries}")
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
+        if not isinstance(fuse, bool):
+            raise ValueError(f"fuse must be True or False, got {fuse!r}")
         self._address = address
         self._cluster_kwargs = dict(cluster_kwargs or {})
         self._retries = retries
         self._timeout = timeout
+        self._fuse = fuse
         if client is not None:
             self._client = client
 
+    # A runner pickled before fusion existed has no ``_fuse`` of its own: it fuses too.
+    _fuse: bool = True
     _client: Client | None
     _cluster: Any
     _owns_client: bool
@@ -144,7 +159,7 @@ class DaskRunner(BaseRunner):
 
     def __repr__(self) -> str:
         where = self._address or ("client" if self._client is not None else "LocalCluster")
-        return f"DaskRunner({where!r}, retries={self._retries})"
+        return f"DaskRunner({where!r}, retries={self._retries}, fuse={self._fuse})"
 
     def settings(self) -> dict[str, Any]:
         """The constructor's arguments as plain data (see ``BaseRunner.settings``); a runner
@@ -155,6 +170,7 @@ class DaskRunner(BaseRunner):
             "cluster_kwargs": dict(self._cluster_kwargs),
             "retries": self._retries,
             "timeout": self._timeout,
+            "fuse": self._fuse,
             **super().settings(),
         }
 
@@ -216,9 +232,13 @@ class DaskRunner(BaseRunner):
             plan, persisted, sources, run.hook_manager, run.run_id, self._copy_policy, run.progress
         )
         for name, data in outputs.items():
-            if name not in catalog:
-                catalog[name] = RuntimeMemoryDataset.empty(self._copy_policy.mode_for(name))
-            catalog.save(name, data)
+            if name in catalog:
+                catalog.save(name, data)
+            else:
+                # Free outputs are returned as catalog datasets, as Kedro's runners do.
+                sink = RuntimeMemoryDataset.empty(self._copy_policy.mode_for(name))
+                sink.put(data)
+                catalog[name] = sink
 
     def _run_in_memory(
         self, plan: Plan, data: Mapping[str, Any], policy: CopyPolicy
@@ -242,11 +262,12 @@ class DaskRunner(BaseRunner):
             plan,
             persisted=persisted,
             sources=sources,
-            copiers=copiers_for(plan, policy),
+            policy=policy,
             hooks=hook_spec(hook_manager),
             run_id=run_id,
             retries=self._retries,
             progress=progress,
+            fused=self._fuse,
         )
 
     def _ship_project(self) -> None:
