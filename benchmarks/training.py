@@ -166,7 +166,7 @@ def _children_cpu() -> float:
 
 
 def train(contender: Contender, log_dir: Path, cpu: list[float] | None = None) -> float:
-    """``kedro run --pipeline=training`` in the contender's project; its wall time.
+    """``kedro run --pipelines=training`` in the contender's project; its wall time.
 
     The CPU time of the run (its process and the children it waited for, such as MLflow's
     requirements inference) is appended to ``cpu`` when given.
@@ -184,7 +184,7 @@ def train(contender: Contender, log_dir: Path, cpu: list[float] | None = None) -
         cpu_start = _children_cpu()
         start = time.perf_counter()
         proc = subprocess.run(
-            [str(contender.python.parent / "kedro"), "run", "--pipeline=training"],
+            [str(contender.python.parent / "kedro"), "run", "--pipelines=training"],
             cwd=contender.project,
             env=env,
             stdout=output,
@@ -203,7 +203,7 @@ def train(contender: Contender, log_dir: Path, cpu: list[float] | None = None) -
 def figure_training(
     contenders: list[Contender], baseline: Contender, workdir: Path, warmup: dict[str, float]
 ) -> dict[str, Any]:
-    """Figure 5: wall time of ``kedro run --pipeline=training``, alternating projects."""
+    """Figure 5: wall time of ``kedro run --pipelines=training``, alternating projects."""
     ours, peer = contenders
     rounds = env_int("BENCH_TRAIN_ROUNDS", 6)
     everyone = [ours, peer, baseline]
@@ -227,10 +227,10 @@ def figure_training(
     share = ratio(results[ours.name]["median"], results[peer.name]["median"])
     return {
         "id": "training",
-        "title": "Training run wall time (kedro run --pipeline=training)",
+        "title": "Training run wall time (kedro run --pipelines=training)",
         "target": "ours <= kedro-mlflow's",
         "method": (
-            "`kedro run --pipeline=training` as a subprocess of the orchestrator, in a copy "
+            "`kedro run --pipelines=training` as a subprocess of the orchestrator, in a copy "
             "of each project, MLflow tracking in a SQLite file of the project; the first run "
             "of each project (which creates the database and trains the models the other "
             f"figures use) is a warm-up, not recorded. {rounds} runs per project, rotating "

@@ -119,7 +119,12 @@ def main() -> None:
 
     registry_uri = registered or model_uri
     bin_dir = Path(sys.executable).parent
-    print("\nnext steps (from this folder):")
+    # Every path is absolute: the user stands where they ran `nox -s demo` (the clone's
+    # root), not in this folder, and serving takes a second terminal.
+    print(
+        "\nnext steps (from any folder; `mlflow models serve` and `mlflow ui` keep running:"
+        "\ngive each its own terminal, and run the export line in every terminal first):"
+    )
     print(f"  export PATH={bin_dir}:$PATH MLFLOW_TRACKING_URI={tracking_uri}")
     print(
         f"  mlflow models serve -m {registry_uri} --env-manager uv --host 127.0.0.1 --port 5001"
@@ -132,9 +137,10 @@ def main() -> None:
     REQUEST.write_text(json.dumps(request, indent=1))
     print(
         "  curl -s http://127.0.0.1:5001/invocations -H 'Content-Type: application/json' "
-        f"-d @{REQUEST.relative_to(PROJECT)}"
+        f"-d @{REQUEST}"
     )
     print(f"  mlflow ui --backend-store-uri {tracking_uri} --host 127.0.0.1 --port 5000")
+    print(f"  cd {PROJECT}   # kedro runs from its project's folder")
     print("  kedro run --pipelines=training --runner=pipelineml.runners.DaskRunner")
     print(
         "  DASK_SCHEDULER_ADDRESS=tcp://127.0.0.1:8786 kedro run --pipelines=training "
@@ -164,7 +170,8 @@ def _batch_scoring(client: MlflowClient, version: int | None) -> None:
     )
     print(head.to_string(float_format=lambda v: f"{v:.4f}"))
     print("\nthe same pipeline on an existing Dask cluster (its workers need this project's")
-    print("environment):")
+    print("environment: run the export line above in each terminal):")
+    print(f"  cd {PROJECT}")
     print("  dask scheduler --host 127.0.0.1 --port 8786 &")
     print("  dask worker tcp://127.0.0.1:8786 --nworkers 2 --nthreads 1 &")
     print("  DASK_SCHEDULER_ADDRESS=tcp://127.0.0.1:8786 kedro run --pipelines=batch_scoring")
