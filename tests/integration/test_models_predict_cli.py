@@ -103,7 +103,8 @@ def test_json_input_with_params_changes_decisions_like_the_nodes(
 def test_unknown_runner_fails_the_command_naming_it(
     trained_model: TrainedModel, tmp_path: Path
 ) -> None:
-    """An unknown runner in "params" exits non-zero, says which, and writes no output."""
+    """A runner the model does not allow in "params" exits non-zero, says which runners it
+    allows, and writes no output."""
     request = tmp_path / "x.json"
     body = {**split_payload(trained_model.sample), "params": {"runner": "ThredRunner"}}
     request.write_text(json.dumps(body), encoding="utf-8")
@@ -115,6 +116,6 @@ def test_unknown_runner_fails_the_command_naming_it(
     assert result.returncode != 0
     # Kedro's rich logging wraps long lines.
     stderr = " ".join(result.stderr.split())
-    assert "Unknown runner 'ThredRunner'" in stderr
-    assert "Did you mean 'ThreadRunner'?" in stderr
+    assert "Runner 'ThredRunner' is not allowed for this model" in stderr
+    assert "Allowed runners: SequentialRunner, ThreadRunner." in stderr
     assert not output.exists()

@@ -270,13 +270,14 @@ MALFORMED: dict[str, tuple[Callable[[Any], Any], str, str]] = {
     "unknown-runner": (
         _unknown_runner,
         "INVALID_PARAMETER_VALUE",
-        r"Unknown runner 'ThredRunner'\. Known runners: DaskRunner, SequentialRunner, "
-        r"ThreadRunner, .* Did you mean 'ThreadRunner'\?",
+        # Not a runner the model allows: refused before any lookup (#22, finding 1).
+        r"Runner 'ThredRunner' is not allowed for this model\. Allowed runners: "
+        r"SequentialRunner, ThreadRunner\.",
     ),
     "import-path-as-runner": (
         _import_path_as_runner,
         "INVALID_PARAMETER_VALUE",
-        r"Unknown runner 'os\.system'\. Known runners: ",
+        r"Runner 'os\.system' is not allowed for this model\. Allowed runners: ",
     ),
     "threshold-not-a-number": (
         _threshold_not_a_number,

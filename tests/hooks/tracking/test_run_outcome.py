@@ -285,7 +285,8 @@ def test_troubleshooting_page_shows_the_real_block(tmp_path: Path, cli_store: st
     """The pre-flight block on docs/troubleshooting.md is what `kedro run` prints."""
     page = (Path(__file__).parents[3] / "docs" / "troubleshooting.md").read_text()
     after = page[page.index("**After**") :]
-    start = after.index("```text\n") + len("```text\n")
+    opening = '```text title="Error"\n'
+    start = after.index(opening) + len(opening)
     shown = after[start : after.index("\n```", start)]
     catalog = {key: value for key, value in CATALOG.items() if key != "model"}
     parameters = {"n_rows": 20, "alpha": 1.0, "treshold": 0.5}
