@@ -7,11 +7,12 @@ one process, alternating batch by batch. Run alone with ``python benchmarks/runn
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
@@ -70,6 +71,37 @@ def _quiet_kedro() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+#: Figure 1's logging configurations, each applied to both contenders alike: the named
+#: loggers at WARNING (what the other figures use); everything off; only the root logger
+#: set, the libraries' loggers inheriting it (what a user who configures root gets).
+LOGGING_CONFIGS = (
+    "kedro and pipelineml at WARNING",
+    "logging.disable(CRITICAL)",
+    "root at WARNING",
+)
+
+
+@contextlib.contextmanager
+def _logging_as(config: str) -> Iterator[None]:
+    """Apply one of ``LOGGING_CONFIGS`` for the block; restore the levels after it."""
+    _quiet_kedro()
+    named = [logging.getLogger(name) for name in ("kedro", "pipelineml")]
+    root = logging.getLogger()
+    saved = [(logger, logger.level) for logger in (*named, root)]
+    try:
+        if config == "logging.disable(CRITICAL)":
+            logging.disable(logging.CRITICAL)
+        elif config == "root at WARNING":
+            root.setLevel(logging.WARNING)
+            for logger in named:
+                logger.setLevel(logging.NOTSET)
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
+        for logger, level in saved:
+            logger.setLevel(level)
+
+
 # ---------------------------------------------------------------------------- figure 1
 def _catalog_factories() -> dict[str, Callable[[], Any]]:
     from kedro.io import DataCatalog, MemoryDataset
@@ -114,61 +146,66 @@ def figure_runner_overhead() -> dict[str, Any]:
         "ThreadRunner": (KedroThread(), ThreadRunner()),
     }
     rows: list[dict[str, Any]] = []
-    for length in CHAIN_LENGTHS:
+    for config, length, catalog_name, runner_name in _overhead_cases(pairs):
         pipeline = chain(length)
         # About 50 ms of Kedro per batch.
         calls = 60 if length <= 3 else 4
-        for catalog_name, make_catalog in _catalog_factories().items():
-            for runner_name, (kedro_runner, our_runner) in pairs.items():
-                log(f"figure 1: {length}-node chain, {catalog_name}, {runner_name}")
-                samples: dict[str, list[float]] = {"kedro": [], "ours": [], "in_memory": []}
-                with_in_memory = runner_name == "SequentialRunner" and catalog_name.endswith("(x)")
-                contenders: list[tuple[str, Callable[[], float]]] = [
-                    ("kedro", partial(_timed_runs, kedro_runner, pipeline, make_catalog, calls)),
-                    ("ours", partial(_timed_runs, our_runner, pipeline, make_catalog, calls)),
-                ]
-                if with_in_memory:
-                    contenders.append(
-                        ("in_memory", partial(_timed_in_memory, our_runner, pipeline, calls))
+        make_catalog = _catalog_factories()[catalog_name]
+        kedro_runner, our_runner = pairs[runner_name]
+        with _logging_as(config):
+            log(f"figure 1: {config}, {length}-node chain, {catalog_name}, {runner_name}")
+            samples: dict[str, list[float]] = {"kedro": [], "ours": [], "in_memory": []}
+            with_in_memory = runner_name == "SequentialRunner" and catalog_name.endswith("(x)")
+            contenders: list[tuple[str, Callable[[], float]]] = [
+                ("kedro", partial(_timed_runs, kedro_runner, pipeline, make_catalog, calls)),
+                ("ours", partial(_timed_runs, our_runner, pipeline, make_catalog, calls)),
+            ]
+            if with_in_memory:
+                contenders.append(
+                    ("in_memory", partial(_timed_in_memory, our_runner, pipeline, calls))
+                )
+            for _, measure in contenders:  # warm-up: plans, thread pools, caches
+                measure()
+            for index in range(rounds):
+                order = contenders if index % 2 == 0 else contenders[::-1]
+                for name, measure in order:
+                    samples[name].append(measure())
+            base = {
+                "logging": config,
+                "pipeline": f"{length}-node chain",
+                "catalog": catalog_name,
+                "calls_per_sample": calls,
+            }
+            kedro_stats = stats(samples["kedro"])
+            row = _overhead_row(base, runner_name, kedro_stats, stats(samples["ours"]))
+            if not row["met"]:
+                catalogs = iter([make_catalog() for _ in range(PROFILE_CALLS)])
+                row["profile"] = profile_text(
+                    lambda r=our_runner, p=pipeline, c=catalogs: r.run(p, next(c)),
+                    PROFILE_CALLS,
+                )
+            rows.append(row)
+            if with_in_memory:
+                rows.append(
+                    _overhead_row(
+                        {**base, "catalog": "none (run_in_memory)"},
+                        "SequentialRunner.run_in_memory",
+                        kedro_stats,
+                        stats(samples["in_memory"]),
+                        extra=True,
                     )
-                for _, measure in contenders:  # warm-up: plans, thread pools, caches
-                    measure()
-                for index in range(rounds):
-                    order = contenders if index % 2 == 0 else contenders[::-1]
-                    for name, measure in order:
-                        samples[name].append(measure())
-                base = {
-                    "pipeline": f"{length}-node chain",
-                    "catalog": catalog_name,
-                    "calls_per_sample": calls,
-                }
-                kedro_stats = stats(samples["kedro"])
-                row = _overhead_row(base, runner_name, kedro_stats, stats(samples["ours"]))
-                if not row["met"]:
-                    catalogs = iter([make_catalog() for _ in range(PROFILE_CALLS)])
-                    row["profile"] = profile_text(
-                        lambda r=our_runner, p=pipeline, c=catalogs: r.run(p, next(c)),
-                        PROFILE_CALLS,
-                    )
-                rows.append(row)
-                if with_in_memory:
-                    rows.append(
-                        _overhead_row(
-                            {**base, "catalog": "none (run_in_memory)"},
-                            "SequentialRunner.run_in_memory",
-                            kedro_stats,
-                            stats(samples["in_memory"]),
-                            extra=True,
-                        )
-                    )
+                )
     return {
         "id": "runner_overhead",
         "title": "Runner overhead per run (identity chains, in memory)",
         "target": f"ours >= {OVERHEAD_TARGET:g}x faster per run than Kedro's runner",
         "method": (
             f"Per `runner.run(pipeline, catalog)` call on chains of identity nodes passing "
-            f"{DATA!r}; a fresh catalog per call, built outside the timed loop; Kedro's and "
-            f"pipelineml's loggers at WARNING; one runner object per contender, reused. "
+            f"{DATA!r}; a fresh catalog per call, built outside the timed loop; one runner "
+            "object per contender, reused. Both contenders run under each logging "
+            "configuration alike: Kedro's and pipelineml's loggers at WARNING (every catalog); "
+            "`logging.disable(logging.CRITICAL)`, and the root logger at WARNING with the "
+            "libraries' loggers unset (the first catalog). "
             f"{rounds} samples per contender after a warm-up, alternating contenders; each "
             "sample is the mean of a batch of calls. The run_in_memory row is an extra, "
             "compared with Kedro's SequentialRunner on `MemoryDataset(x)`."
@@ -176,6 +213,21 @@ def figure_runner_overhead() -> dict[str, Any]:
         "rows": rows,
         "met": all(row["met"] for row in rows if not row.get("extra")),
     }
+
+
+def _overhead_cases(pairs: dict[str, Any]) -> list[tuple[str, int, str, str]]:
+    """(logging, chain length, catalog, runner) of each row of figure 1, in table order."""
+    catalogs = list(_catalog_factories())
+    cases = []
+    for config in LOGGING_CONFIGS:
+        # The other configurations on the first catalog only: what they change is the
+        # logging, which costs the same whichever way the catalog copies.
+        for_config = catalogs if config == LOGGING_CONFIGS[0] else catalogs[:1]
+        for length in CHAIN_LENGTHS:
+            for catalog_name in for_config:
+                for runner_name in pairs:
+                    cases.append((config, length, catalog_name, runner_name))
+    return cases
 
 
 def _overhead_row(
