@@ -130,7 +130,17 @@ def compat(session: nox.Session, versions: str) -> None:
         "print('versions under test:', ', '.join(f'{n} {m.version(n)}' for n in names))\n",
         env=_env(),
     )
-    session.run("pytest", "-m", "not slow", "-p", "no:cacheprovider", *session.posargs, env=_env())
+    # The durations show what to mark slow when a leg grows past its budget.
+    session.run(
+        "pytest",
+        "-m",
+        "not slow",
+        "--durations=10",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env=_env(),
+    )
 
 
 @nox.session
