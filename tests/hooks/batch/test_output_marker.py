@@ -128,3 +128,11 @@ def test_marking_survives_kedro_s_memory_dataset_and_pickling(tmp_path: Path) ->
     body = json.loads((tmp_path / "scores" / MARKER).read_text())
     # The rows are counted by the progress display, which stays in the process it is in.
     assert (body["partitions"], body["rows"]) == (3, None)
+
+
+def test_a_scored_frame_is_still_taken_for_a_dask_frame() -> None:
+    """batch_predict accepts its own result as data (a subclass of Dask's frame)."""
+    from pipelineml.hooks.batch._batch_predict import _is_dask_frame
+
+    assert _is_dask_frame(_scored())
+    assert not _is_dask_frame(pd.DataFrame({"score": [1]}))
