@@ -3,8 +3,9 @@
 ``MlflowModelDataset`` (``_model_dataset``) loads any model URI against given stores
 (``_model_loading``); ``batch_predict`` (``_batch_predict``) scores a pandas frame in chunks,
 or a Dask frame partition by partition on the cluster, where ``_worker`` keeps one
-unpickled model per worker process; ``_frames`` shapes each result like the output schema
-and ``_progress`` shows the job's progress.
+unpickled model per worker process; ``_frames`` shapes each result like the output schema,
+``_progress`` shows the job's progress, and ``_output_marker`` makes the scored frame's
+Parquet folder say when it is complete (``_SUCCESS``, written last).
 """
 
 from __future__ import annotations

@@ -36,7 +36,9 @@ _watched_lock = threading.Lock()
 
 
 def _is_dask_frame(data: Any) -> bool:
-    return type(data).__module__.startswith("dask.") and hasattr(data, "map_partitions")
+    # Dask's own classes, or a subclass of them (a ScoredFrame scored again).
+    dask_class = any(kind.__module__.startswith("dask.") for kind in type(data).__mro__)
+    return dask_class and hasattr(data, "map_partitions")
 
 
 def _model(model: Any, tracking_uri: str | None, registry_uri: str | None) -> Any:
@@ -107,6 +109,7 @@ def _predict_pandas(
 
 def _predict_dask(
     model: Any,
+    origin: dict[str, str],
     data: Any,
     params: Mapping[str, Any] | None,
     meta: Any,
@@ -116,6 +119,8 @@ def _predict_dask(
 ) -> Any:
     from dask.delayed import delayed
 
+    from pipelineml.hooks.batch._output_marker import DataFrame as ScoredFrame
+    from pipelineml.hooks.batch._output_marker import Scoring
     from pipelineml.runners import scheduler_client
 
     output = _output_meta(model, data._meta.index, meta)
@@ -143,9 +148,15 @@ def _predict_dask(
     # One graph key holds the pickled model: Dask moves it to each worker once, and every
     # partition task of that worker reads it from there.
     shipped = delayed(payload, name=f"pipelineml-model-{key}")
-    return data.map_partitions(
+    scored = data.map_partitions(
         score_partition, shipped, scorer, meta=output, token=f"batch-predict-{key}"
     )
+    npartitions = data.npartitions
+
+    def rows() -> int | None:
+        return display.rows if display.done == npartitions else None
+
+    return ScoredFrame.of(scored.expr, Scoring(origin, npartitions, rows))
 
 
 def batch_predict(
@@ -202,7 +213,11 @@ def batch_predict(
         )
     loaded = _model(model, tracking_uri, registry_uri)
     if dask_frame:
-        return _predict_dask(loaded, data, params, meta, address, timeout, progress)
+        # Imported here: it imports dask.dataframe, which the pandas path does without.
+        from pipelineml.hooks.batch._output_marker import model_origin
+
+        origin = model_origin(model, loaded)
+        return _predict_dask(loaded, origin, data, params, meta, address, timeout, progress)
     return _predict_pandas(loaded, data, params, chunk_size, progress)
 
 
