@@ -10,6 +10,7 @@ nodes' predictions.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -122,7 +123,8 @@ def test_models_load_across_the_lowest_and_the_newest_kedro(
     import kedro
 
     tracking_uri = sqlite_uri(tmp_path / "newest" / "mlflow.db")
-    with tracking(tracking_uri):
+    # A fresh store's Default experiment keeps its artifacts in ./mlruns: here, not the checkout.
+    with contextlib.chdir(tmp_path / "newest"), tracking(tracking_uri):
         info = mlflow_log(tmp_path / "newest")
         newest_model = mlflow.artifacts.download_artifacts(
             info.model_uri, dst_path=str(tmp_path / "newest" / "m")
