@@ -10,6 +10,7 @@ needs no system binary and renders in MLflow's artifact viewer and in any browse
 from __future__ import annotations
 
 from html import escape
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from pipelineml.core._names import is_parameter
@@ -21,6 +22,7 @@ __all__ = ["pipeline_picture"]
 
 _COLUMN, _ROW, _MARGIN = 250, 74, 24
 _BOX_W, _BOX_H = 200, 46
+_ACROSS, _DOWN = 230, 70  # top to bottom: one box to the next in a row, row to row
 # Fill and outline by kind: the request, a fitted artifact, a parameter, the answer, a node.
 _STYLE = {
     "input": ("#e8f5e9", "#2e7d32"),
@@ -50,6 +52,7 @@ def _graph(pipeline_ml: PipelineML) -> Any:
     inference = pipeline_ml.inference
     output = next(iter(inference.outputs()), None)
     producers = {out: n.name for n in pipeline_ml.training.nodes for out in n.outputs}
+    passed = {out for n in inference.nodes for out in n.outputs}  # in memory, not artifacts
     for node in inference.nodes:
         graph.add_node(("node", node.name), kind="node", text=node.name)
         for name in node.inputs:
@@ -57,6 +60,8 @@ def _graph(pipeline_ml: PipelineML) -> Any:
                 kind = "input"
             elif is_parameter(name) or name == "parameters":
                 kind = "parameter"
+            elif name in passed:
+                kind = "data"
             else:
                 kind = "artifact"
             graph.add_node(("data", name), kind=kind, text=name)
@@ -81,39 +86,87 @@ def pipeline_picture(pipeline_ml: PipelineML) -> str:
 
     graph = _graph(pipeline_ml)
     layers: list[list[Any]] = [sorted(layer) for layer in nx.topological_generations(graph)]
-    for depth, layer in enumerate(layers):
-        for vertex in layer:
-            graph.nodes[vertex]["layer"] = depth
-    positions = nx.multipartite_layout(graph, subset_key="layer", align="vertical")
+    return _draw(graph, layers, pipeline_ml.input_name, top_down=False)
+
+
+def overview_picture(pipeline_ml: PipelineML) -> str:
+    """The same picture, drawn top to bottom to fit a page's column (the docs' overview).
+
+    Each box sits in the row just above the node that reads it (ranked by its longest path
+    to the answer), so rows stay narrow: a chain of n nodes is about three boxes wide.
+    """
+    import networkx as nx
+
+    graph = _graph(pipeline_ml)
+    below: dict[Any, int] = {}
+    for vertex in reversed(list(nx.topological_sort(graph))):
+        below[vertex] = max((below[after] + 1 for after in graph.successors(vertex)), default=0)
+    deepest = max(below.values())
+    layers: list[list[Any]] = [[] for _ in range(deepest + 1)]
+    for vertex in sorted(graph.nodes):
+        layers[deepest - below[vertex]].append(vertex)
+    # Within a row, a box reading the row above follows what it reads (fewer crossings).
+    for upper, layer in pairwise(layers):
+        order = {vertex: index for index, vertex in enumerate(upper)}
+        layer.sort(
+            key=lambda v: min((order[p] for p in graph.predecessors(v) if p in order), default=0)
+        )
+    return _draw(graph, layers, pipeline_ml.input_name, top_down=True)
+
+
+def _draw(graph: Any, layers: list[list[Any]], input_name: str, *, top_down: bool) -> str:
+    import networkx as nx
+
+    subsets = dict(enumerate(layers))
+    # networkx lays each layer out along one axis: "vertical" layers are columns.
+    align = "horizontal" if top_down else "vertical"
+    positions = nx.multipartite_layout(graph, subset_key=subsets, align=align)
     tallest = max(len(layer) for layer in layers)
-    width = _MARGIN * 2 + max((len(layers) - 1) * _COLUMN + _BOX_W, len(_LEGEND) * 230)
-    height = _MARGIN * 2 + tallest * _ROW + 40
-    ys = [float(y) for _, y in positions.values()]
-    top, span = max(ys), (max(ys) - min(ys)) or 1.0
+    across = 0 if top_down else 1  # the coordinate that spreads a layer
+    spread = [float(position[across]) for position in positions.values()]
+    low, span = min(spread), (max(spread) - min(spread)) or 1.0
+    depth = {vertex: index for index, layer in enumerate(layers) for vertex in layer}
+    legend_rows = 2 if top_down else 1
+    legend_columns = len(_LEGEND) // legend_rows
+    if top_down:
+        width = _MARGIN * 2 + max((tallest - 1) * _ACROSS + _BOX_W, legend_columns * 260)
+        height = _MARGIN * 2 + len(layers) * _DOWN + 26 * legend_rows
+    else:
+        width = _MARGIN * 2 + max((len(layers) - 1) * _COLUMN + _BOX_W, len(_LEGEND) * 230)
+        height = _MARGIN * 2 + tallest * _ROW + 40
 
     def place(vertex: Any) -> tuple[float, float]:
-        # networkx spreads each layer over [min, max]; scale that to the tallest layer's rows.
-        x = _MARGIN + graph.nodes[vertex]["layer"] * _COLUMN
-        y = _MARGIN + (top - float(positions[vertex][1])) / span * (tallest - 1) * _ROW
-        return x, y
+        # networkx spreads each layer over [min, max]; scale that to the widest layer's slots.
+        offset = (float(positions[vertex][across]) - low) / span
+        if top_down:
+            x = _MARGIN + offset * (tallest - 1) * _ACROSS
+            if len(layers[depth[vertex]]) == 1:
+                x = _MARGIN + (tallest - 1) * _ACROSS / 2
+            return x, _MARGIN + depth[vertex] * _DOWN
+        return _MARGIN + depth[vertex] * _COLUMN, _MARGIN + (1 - offset) * (tallest - 1) * _ROW
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" '
         'font-size="13">',
-        f"<title>Inference pipeline, input {escape(pipeline_ml.input_name)}</title>",
+        f"<title>Inference pipeline, input {escape(input_name)}</title>",
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker>'
         "</defs>",
     ]
     for source, target, data in graph.edges(data=True):
         (x1, y1), (x2, y2) = place(source), place(target)
+        if top_down:
+            x1, y1, x2 = x1 + _BOX_W / 2, y1 + _BOX_H, x2 + _BOX_W / 2
+        else:
+            x1, y1, y2 = x1 + _BOX_W, y1 + _BOX_H / 2, y2 + _BOX_H / 2
         dash = ' stroke-dasharray="5,4"' if data.get("dashed") else ""
         parts.append(
-            f'<line x1="{x1 + _BOX_W:.0f}" y1="{y1 + _BOX_H / 2:.0f}" x2="{x2:.0f}" '
-            f'y2="{y2 + _BOX_H / 2:.0f}" stroke="#555"{dash} marker-end="url(#arrow)"/>'
+            f'<line x1="{x1:.0f}" y1="{y1:.0f}" x2="{x2:.0f}" y2="{y2:.0f}" '
+            f'stroke="#555"{dash} marker-end="url(#arrow)"/>'
         )
-    for vertex, data in graph.nodes(data=True):
+    for vertex in sorted(graph.nodes):
+        data = graph.nodes[vertex]
         x, y = place(vertex)
         kind = data["kind"]
         fill, stroke = _STYLE[kind]
@@ -126,10 +179,11 @@ def pipeline_picture(pipeline_ml: PipelineML) -> str:
             f'<text x="{x + _BOX_W / 2:.0f}" y="{y + _BOX_H / 2 + 5:.0f}" text-anchor="middle"'
             f"{weight}>{escape(_label(data['text']))}</text>"
         )
-    legend_y = height - 30
     for index, (kind, text) in enumerate(_LEGEND):
         fill, stroke = _STYLE[kind]
-        x = _MARGIN + index * 230
+        row, column = divmod(index, legend_columns)
+        x = _MARGIN + column * (260 if top_down else 230)
+        legend_y = height - _MARGIN - 16 - (legend_rows - 1 - row) * 26
         parts.append(
             f'<rect x="{x}" y="{legend_y}" width="14" height="14" rx="4" fill="{fill}" '
             f'stroke="{stroke}"/><text x="{x + 20}" y="{legend_y + 12}" font-size="11">'
