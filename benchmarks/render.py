@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import charts
 from _common import BENCH_DIR, ROOT
 
 START = "<!-- BENCHMARK RESULTS START -->"
@@ -527,7 +528,7 @@ def render(results: dict[str, Any]) -> str:
         load = fig.get("load_average", {})
         sections.append(
             f"{heading}\n\nTarget: {fig['target']}. Met: {yes(fig['met'])}.\n\n"
-            f"{body}\n\n*How:* {fig['method']} Load average (1, 5, 15 min) before "
+            f"{charts.embed(fig)}{body}\n\n*How:* {fig['method']} Load average (1, 5, 15 min) before "
             f"{load.get('before')}, after {load.get('after')}."
             + (f" Measured {fig['measured']}" if fig.get("measured") else "")
             + (f" on {fig['machine']}." if fig.get("machine") else ".")
@@ -565,8 +566,10 @@ def render(results: dict[str, Any]) -> str:
 
 
 def render_file(results_path: Path, page: Path) -> None:
-    """Replace the marked block of ``page`` (created with an intro if missing)."""
+    """Replace the marked block of ``page`` (created with an intro if missing), and draw
+    the charts it embeds (matplotlib: installed by ``nox -s bench``)."""
     results = json.loads(results_path.read_text(encoding="utf-8"))
+    charts.draw(results)
     block = f"{START}\n\n{render(results)}\n{END}"
     text = page.read_text(encoding="utf-8") if page.exists() else f"{INTRO}{START}\n{END}\n"
     if START not in text or END not in text:
