@@ -79,3 +79,35 @@ def test_figure_1_is_charted_per_logging_configuration_when_rows_carry_one(
     groups = charts.overhead_groups(logged)  # type: ignore[attr-defined]
     assert list(groups) == ["default", "off"]
     assert [len(rows) for rows in groups.values()] == [2, 2]
+
+
+def _tables(page: str) -> list[list[list[str]]]:
+    """Every Markdown table of ``page``: rows of cells (the separator row left out)."""
+    found: list[list[list[str]]] = []
+    current: list[list[str]] = []
+    for line in [*page.splitlines(), ""]:
+        if line.startswith("|"):
+            if not line.startswith("|---"):
+                current.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        elif current:
+            found.append(current)
+            current = []
+    return found
+
+
+# Measured in a headless browser at 1280 px (mkdocs-material, benchmarks.md built alone):
+# with at most 7 columns and no unbreakable cell text wider than 36 characters, every
+# table of the page is at most as wide as the content column (688 px).
+MAX_COLUMNS, MAX_WORD = 7, 36
+
+
+def test_the_benchmark_tables_fit_the_page() -> None:
+    """No table has more columns, or a longer unbreakable word, than the column holds."""
+    wide = []
+    for rows in _tables(PAGE.read_text(encoding="utf-8")):
+        words = [word for row in rows for cell in row for word in cell.split()]
+        longest = max(words, key=len, default="")
+        if len(rows[0]) > MAX_COLUMNS or len(longest) > MAX_WORD:
+            wide.append(f"{rows[0]}: {len(rows[0])} columns, longest word {longest!r}")
+
+    assert wide == []
