@@ -1,8 +1,8 @@
 """The docs' generated pictures are the ones their code draws today (they cannot drift).
 
 ``docs/images/training-and-inference.svg`` (the overview's picture) is drawn by
-``pipelineml.hooks.model._picture.overview_picture`` from the example project's PipelineML,
-the one ``kedro run --pipelines=training`` logs. A change to the example's pipelines or to
+``pipelineml.hooks.pipeline_picture`` (the picture logged beside every model) from the
+example project's PipelineML, the one ``kedro run --pipelines=training`` logs. A change to the example's pipelines or to
 the drawing fails here until the file is redrawn:
 ``python -m tests.integration.test_docs_images`` (from the repository's root).
 """
@@ -24,12 +24,12 @@ COLUMN_PX = 800
 
 def overview_svg() -> str:
     """The overview's picture, drawn from the example's ``training`` pipeline."""
-    from pipelineml.hooks.model._picture import overview_picture
+    from pipelineml.hooks import pipeline_picture
 
     if str(EXAMPLE_SRC) not in sys.path:
         sys.path.insert(0, str(EXAMPLE_SRC))
     registry = importlib.import_module("breast_cancer.pipeline_registry")
-    return overview_picture(registry.register_pipelines()["training"]) + "\n"
+    return pipeline_picture(registry.register_pipelines()["training"]) + "\n"
 
 
 def test_the_overview_picture_is_the_one_the_example_draws() -> None:

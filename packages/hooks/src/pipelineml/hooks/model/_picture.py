@@ -2,9 +2,11 @@
 
 Nodes are boxes; the data they read are rounded boxes, coloured by what they are: the
 request (``input_name``), an artifact the training fitted (with the training node that
-wrote it), a parameter, the answer. The layout is networkx's (each layer a topological
-generation, left to right); this module only draws what networkx placed, so the picture
-needs no system binary and renders in MLflow's artifact viewer and in any browser.
+wrote it), a parameter, the answer, top to bottom: MLflow's artifact viewer and the docs'
+column are narrow (a chain of n nodes drawn left to right is n times wider, and shrunk
+there until its text cannot be read). networkx places each row's boxes; this module only
+ranks the rows and draws, so the picture needs no system binary and renders in MLflow's
+artifact viewer and in any browser.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ if TYPE_CHECKING:
 
 __all__ = ["pipeline_picture"]
 
-_COLUMN, _ROW, _MARGIN = 250, 74, 24
+_MARGIN = 24
 _BOX_W, _BOX_H = 200, 46
-_ACROSS, _DOWN = 230, 70  # top to bottom: one box to the next in a row, row to row
+_ACROSS, _DOWN = 230, 70  # one box to the next in a row, one row to the next
 # Fill and outline by kind: the request, a fitted artifact, a parameter, the answer, a node.
 _STYLE = {
     "input": ("#e8f5e9", "#2e7d32"),
@@ -77,21 +79,10 @@ def _graph(pipeline_ml: PipelineML) -> Any:
 
 
 def pipeline_picture(pipeline_ml: PipelineML) -> str:
-    """The SVG picture of ``pipeline_ml``'s inference pipeline (a string).
+    """The SVG picture of ``pipeline_ml``'s inference pipeline (a string), top to bottom.
 
     Logged beside every model a training run logs (``inference_pipeline.svg``, shown by
     MLflow's artifact viewer); in a notebook, ``IPython.display.SVG(pipeline_picture(p))``.
-    """
-    import networkx as nx
-
-    graph = _graph(pipeline_ml)
-    layers: list[list[Any]] = [sorted(layer) for layer in nx.topological_generations(graph)]
-    return _draw(graph, layers, pipeline_ml.input_name, top_down=False)
-
-
-def overview_picture(pipeline_ml: PipelineML) -> str:
-    """The same picture, drawn top to bottom to fit a page's column (the docs' overview).
-
     Each box sits in the row just above the node that reads it (ranked by its longest path
     to the answer), so rows stay narrow: a chain of n nodes is about three boxes wide.
     """
@@ -111,39 +102,31 @@ def overview_picture(pipeline_ml: PipelineML) -> str:
         layer.sort(
             key=lambda v: min((order[p] for p in graph.predecessors(v) if p in order), default=0)
         )
-    return _draw(graph, layers, pipeline_ml.input_name, top_down=True)
+    return _draw(graph, layers, pipeline_ml.input_name)
 
 
-def _draw(graph: Any, layers: list[list[Any]], input_name: str, *, top_down: bool) -> str:
+def _draw(graph: Any, layers: list[list[Any]], input_name: str) -> str:
     import networkx as nx
 
-    subsets = dict(enumerate(layers))
-    # networkx lays each layer out along one axis: "vertical" layers are columns.
-    align = "horizontal" if top_down else "vertical"
-    positions = nx.multipartite_layout(graph, subset_key=subsets, align=align)
-    tallest = max(len(layer) for layer in layers)
-    across = 0 if top_down else 1  # the coordinate that spreads a layer
-    spread = [float(position[across]) for position in positions.values()]
-    low, span = min(spread), (max(spread) - min(spread)) or 1.0
+    # networkx lays each layer out along one axis: "horizontal" layers are rows.
+    positions = nx.multipartite_layout(
+        graph, subset_key=dict(enumerate(layers)), align="horizontal"
+    )
+    widest = max(len(layer) for layer in layers)
+    xs = [float(position[0]) for position in positions.values()]
+    low, span = min(xs), (max(xs) - min(xs)) or 1.0
     depth = {vertex: index for index, layer in enumerate(layers) for vertex in layer}
-    legend_rows = 2 if top_down else 1
-    legend_columns = len(_LEGEND) // legend_rows
-    if top_down:
-        width = _MARGIN * 2 + max((tallest - 1) * _ACROSS + _BOX_W, legend_columns * 260)
-        height = _MARGIN * 2 + len(layers) * _DOWN + 26 * legend_rows
-    else:
-        width = _MARGIN * 2 + max((len(layers) - 1) * _COLUMN + _BOX_W, len(_LEGEND) * 230)
-        height = _MARGIN * 2 + tallest * _ROW + 40
+    legend_columns = len(_LEGEND) // 2
+    width = _MARGIN * 2 + max((widest - 1) * _ACROSS + _BOX_W, legend_columns * 260)
+    height = _MARGIN * 2 + len(layers) * _DOWN + 26 * 2
 
     def place(vertex: Any) -> tuple[float, float]:
-        # networkx spreads each layer over [min, max]; scale that to the widest layer's slots.
-        offset = (float(positions[vertex][across]) - low) / span
-        if top_down:
-            x = _MARGIN + offset * (tallest - 1) * _ACROSS
-            if len(layers[depth[vertex]]) == 1:
-                x = _MARGIN + (tallest - 1) * _ACROSS / 2
-            return x, _MARGIN + depth[vertex] * _DOWN
-        return _MARGIN + depth[vertex] * _COLUMN, _MARGIN + (1 - offset) * (tallest - 1) * _ROW
+        # networkx spreads each row over [min, max]; scale that to the widest row's slots.
+        if len(layers[depth[vertex]]) == 1:
+            x = _MARGIN + (widest - 1) * _ACROSS / 2  # a lone box: centred
+        else:
+            x = _MARGIN + (float(positions[vertex][0]) - low) / span * (widest - 1) * _ACROSS
+        return x, _MARGIN + depth[vertex] * _DOWN
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -156,10 +139,7 @@ def _draw(graph: Any, layers: list[list[Any]], input_name: str, *, top_down: boo
     ]
     for source, target, data in graph.edges(data=True):
         (x1, y1), (x2, y2) = place(source), place(target)
-        if top_down:
-            x1, y1, x2 = x1 + _BOX_W / 2, y1 + _BOX_H, x2 + _BOX_W / 2
-        else:
-            x1, y1, y2 = x1 + _BOX_W, y1 + _BOX_H / 2, y2 + _BOX_H / 2
+        x1, y1, x2 = x1 + _BOX_W / 2, y1 + _BOX_H, x2 + _BOX_W / 2  # bottom to top edge
         dash = ' stroke-dasharray="5,4"' if data.get("dashed") else ""
         parts.append(
             f'<line x1="{x1:.0f}" y1="{y1:.0f}" x2="{x2:.0f}" y2="{y2:.0f}" '
@@ -182,8 +162,8 @@ def _draw(graph: Any, layers: list[list[Any]], input_name: str, *, top_down: boo
     for index, (kind, text) in enumerate(_LEGEND):
         fill, stroke = _STYLE[kind]
         row, column = divmod(index, legend_columns)
-        x = _MARGIN + column * (260 if top_down else 230)
-        legend_y = height - _MARGIN - 16 - (legend_rows - 1 - row) * 26
+        x = _MARGIN + column * 260
+        legend_y = height - _MARGIN - 16 - (1 - row) * 26
         parts.append(
             f'<rect x="{x}" y="{legend_y}" width="14" height="14" rx="4" fill="{fill}" '
             f'stroke="{stroke}"/><text x="{x + 20}" y="{legend_y + 12}" font-size="11">'
