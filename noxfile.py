@@ -254,7 +254,9 @@ def bench(session: nox.Session) -> None:
 
     Ours is installed from the packages as a user would (not editable); kedro-mlflow gets
     its own venv in .nox/bench-peer, pinned to the versions ours resolved. Writes
-    benchmarks/results/latest.json and the results block of docs/benchmarks.md. Settings
+    benchmarks/results/latest.json, the results block of docs/benchmarks.md and its charts
+    (docs/images/bench/; `python benchmarks/render.py` redraws both without measuring,
+    with matplotlib installed). Settings
     are BENCH_* environment variables (benchmarks/README.md), e.g.
     `BENCH_SERVE_SECONDS=4 BENCH_FIGURES=1,2 nox -s bench` for a quick look.
     """
@@ -263,6 +265,7 @@ def bench(session: nox.Session) -> None:
         "scikit-learn>=1.5",
         "pandas>=2.2",
         "kedro-datasets[pandas-csvdataset,pickle-pickledataset,dask-parquetdataset]>=6",
+        "matplotlib>=3.8",  # the charts of docs/benchmarks.md (benchmarks/charts.py)
     )
     # A reused venv keeps the version number of our packages: reinstall today's sources.
     session.install("--force-reinstall", "--no-deps", *BENCH_LOCAL)

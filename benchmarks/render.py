@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import charts
 from _common import BENCH_DIR, ROOT
 
 START = "<!-- BENCHMARK RESULTS START -->"
@@ -43,8 +44,13 @@ def duration(seconds: float | None) -> str:
 
 
 def spread(stat: dict[str, Any], fmt: Callable[[float | None], str] = duration) -> str:
-    """``median [min, max]``."""
-    return f"{fmt(stat['median'])} [{fmt(stat['min'])}, {fmt(stat['max'])}]"
+    """``median [min, max] unit`` (the unit once when the three share it: narrower tables)."""
+    parts = [fmt(stat[key]) for key in ("median", "min", "max")]
+    units = {part.rpartition(" ")[2] for part in parts if " " in part}
+    if len(units) == 1 and all(" " in part for part in parts):
+        parts = [part.rpartition(" ")[0] for part in parts] + [f" {units.pop()}"]
+        return f"{parts[0]} [{parts[1]}, {parts[2]}]{parts[3]}"
+    return f"{parts[0]} [{parts[1]}, {parts[2]}]"
 
 
 def number(value: float | None, digits: int = 1) -> str:
@@ -71,22 +77,26 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 # ---------------------------------------------------------------------------- figures
 def _runner_overhead(fig: dict[str, Any]) -> tuple[str, str]:
-    rows = [
-        [
-            row["pipeline"],
-            f"`{row['catalog']}`",
-            f"`{row['runner']}`" + (" (extra)" if row.get("extra") else ""),
-            spread(row["kedro"]),
-            spread(row["ours"]),
-            times(row["ratio"], 1),
-            f">= {row['target']:g}x",
-            yes(row["met"]),
-        ]
-        for row in fig["rows"]
-    ]
-    body = table(
-        ["Pipeline", "Catalog", "Runner", "Kedro", "Ours", "Speed-up", "Target", "Met"], rows
-    )
+    # One table per chain length (and logging configuration, when rows carry one): the
+    # page's column holds six columns of these at 1280 px, not eight.
+    header = ["Catalog", "Runner", "Kedro", "Ours", "Speed-up, met"]
+    tables: dict[str, list[list[str]]] = {}
+    for row in fig["rows"]:
+        title = row["pipeline"] + (f", logging {row['logging']}" if "logging" in row else "")
+        runner, _, method = row["runner"].partition(".")
+        tables.setdefault(title, []).append(
+            [
+                row["catalog"],  # plain text: narrower than code, in a narrow column
+                runner
+                + (f" .{method}" if method else "")
+                + (" (extra)" if row.get("extra") else ""),
+                spread(row["kedro"]),
+                spread(row["ours"]),
+                f"{times(row['ratio'], 1)}, {yes(row['met'])}",
+            ]
+        )
+    body = "\n\n".join(f"{title}:\n\n{table(header, rows)}" for title, rows in tables.items())
+    body += f"\n\nTarget of each row but the extra ones: >= {fig['rows'][0]['target']:g}x."
     scored = [row for row in fig["rows"] if not row.get("extra")]
     worst = min(scored, key=lambda row: row["ratio"] or 0)
     summary = (
@@ -97,37 +107,48 @@ def _runner_overhead(fig: dict[str, Any]) -> tuple[str, str]:
 
 
 def _predict(fig: dict[str, Any]) -> tuple[str, str]:
-    rows = [
+    # Two tables (time per call, then overhead over the direct calls): eleven columns do
+    # not fit the page's column; the targets, one per row count, follow them.
+    calls = [
         [
             row["rows"],
             row["call"],
             spread(row["direct"][OURS]),
             spread(row["time"][OURS]),
             spread(row["time"][PEER]),
-            spread(row["overhead"][OURS]),
-            spread(row["overhead"][PEER]),
-            spread(row["mlflow_layer"][OURS]) if row.get("mlflow_layer") else "-",
-            times(row["ratio"], 3),
-            row["target"],
-            yes(row["met"]),
         ]
         for row in fig["rows"]
     ]
-    body = table(
+    overheads = [
         [
-            "Rows",
-            "Call",
-            "Direct calls",
-            "Ours",
-            "kedro-mlflow",
-            "Ours: overhead",
-            "kedro-mlflow: overhead",
-            "Ours: of which MLflow's pyfunc layer",
-            "Overhead ratio",
-            "Target",
-            "Met",
-        ],
-        rows,
+            row["rows"],
+            row["call"],
+            spread(row["overhead"][OURS]),
+            spread(row["overhead"][PEER]),
+            spread(row["mlflow_layer"][OURS]) if row.get("mlflow_layer") else "-",
+            f"{times(row['ratio'], 3)}, {yes(row['met'])}",
+        ]
+        for row in fig["rows"]
+    ]
+    targets = {row["rows"]: row["target"] for row in fig["rows"]}
+    body = (
+        "Time per call:\n\n"
+        + table(["Rows", "Call", "Direct calls", "Ours", "kedro-mlflow"], calls)
+        + "\n\nOverhead over the direct calls:\n\n"
+        + table(
+            [
+                "Rows",
+                "Call",
+                "Ours",
+                "kedro-mlflow",
+                "Ours: of which pyfunc",
+                "Ratio, met",
+            ],
+            overheads,
+        )
+        + "\n\nTargets: "
+        + "; ".join(f"{rows} rows: {target}" for rows, target in targets.items())
+        + "."
     )
     one = next(r for r in fig["rows"] if r["rows"] == "1" and r["call"] == "unwrapped")
     summary = (
@@ -161,30 +182,22 @@ def _serving(fig: dict[str, Any]) -> tuple[str, str]:
             side = row[name]
             rows.append(
                 [
-                    str(row["concurrency"]),
-                    str(row["rows"]),
+                    f"{row['concurrency']} / {row['rows']}",
                     name,
                     spread(side["requests_per_s"], lambda v: number(v, 1)),
-                    number(side["p50_ms"], 2),
-                    number(side["p99_ms"], 2),
-                    str(side["requests"]),
-                    str(side["errors"]),
-                    times(row["ratio"]) if name == OURS else "",
-                    yes(row["met"]) if name == OURS else "",
+                    f"{number(side['p50_ms'], 2)} / {number(side['p99_ms'], 2)}",
+                    f"{side['requests']} / {side['errors']}",
+                    f"{times(row['ratio'])}, {yes(row['met'])}" if name == OURS else "",
                 ]
             )
     body = table(
         [
-            "Concurrency",
-            "Rows/request",
+            "Clients / rows",
             "Server",
             "Requests/s",
-            "p50 ms",
-            "p99 ms",
-            "Requests",
-            "Errors",
-            "Throughput ratio",
-            "Met",
+            "p50 / p99 ms",
+            "Requests / errors",
+            "Ratio, met",
         ],
         rows,
     )
@@ -408,24 +421,22 @@ def _native(fig: dict[str, Any]) -> tuple[str, str]:
         native, ours = row["native"], row["ours"]
         rows.append(
             [
-                f"concurrency {row['concurrency']}, 1 row",
+                f"c={row['concurrency']}, 1 row",
                 spread(native["requests_per_s"], number),
                 spread(ours["requests_per_s"], number),
-                times(row["ratio"]),
+                f"{times(row['ratio'])}, {yes(row['met'])}",
                 f"{native['p50_ms']:.2f} / {ours['p50_ms']:.2f} ms",
                 f"{native['errors']} / {ours['errors']}",
-                yes(row["met"]),
             ]
         )
     body = table(
         [
-            "Scenario",
+            "Load",
             "native req/s",
             "ours req/s",
-            "ours / native",
+            "ours / native, met",
             "p50 native / ours",
-            "errors native / ours",
-            "Met",
+            "errors",
         ],
         rows,
     )
@@ -527,7 +538,7 @@ def render(results: dict[str, Any]) -> str:
         load = fig.get("load_average", {})
         sections.append(
             f"{heading}\n\nTarget: {fig['target']}. Met: {yes(fig['met'])}.\n\n"
-            f"{body}\n\n*How:* {fig['method']} Load average (1, 5, 15 min) before "
+            f"{charts.embed(fig)}{body}\n\n*How:* {fig['method']} Load average (1, 5, 15 min) before "
             f"{load.get('before')}, after {load.get('after')}."
             + (f" Measured {fig['measured']}" if fig.get("measured") else "")
             + (f" on {fig['machine']}." if fig.get("machine") else ".")
@@ -558,15 +569,18 @@ def render(results: dict[str, Any]) -> str:
         "",
         "## Figures",
         "",
-        "Times are `median [min, max]` over the samples described under each table.",
+        "Times are `median [min, max]` (the unit written once when the three share it) over "
+        "the samples described under each table.",
         "",
     ]
     return "\n".join(header) + "\n" + "\n\n".join(sections) + "\n"
 
 
 def render_file(results_path: Path, page: Path) -> None:
-    """Replace the marked block of ``page`` (created with an intro if missing)."""
+    """Replace the marked block of ``page`` (created with an intro if missing), and draw
+    the charts it embeds (matplotlib: installed by ``nox -s bench``)."""
     results = json.loads(results_path.read_text(encoding="utf-8"))
+    charts.draw(results)
     block = f"{START}\n\n{render(results)}\n{END}"
     text = page.read_text(encoding="utf-8") if page.exists() else f"{INTRO}{START}\n{END}\n"
     if START not in text or END not in text:

@@ -44,8 +44,8 @@ def test_picture_shows_what_the_model_runs_and_where_its_artifacts_come_from() -
     assert boxes["predictions"] == "#ef6c00"
 
 
-def test_a_chain_is_drawn_left_to_right_with_its_intermediate_data() -> None:
-    """Two inference nodes: the in-memory data between them, and the second node to the right."""
+def test_a_chain_is_drawn_top_to_bottom_narrow_and_in_memory_data_is_not_an_artifact() -> None:
+    """Two inference nodes: the data between them drawn as passed data, each row below."""
     inference = Pipeline(
         [
             node(_scale, ["instances", "scaler"], "scaled", name="scale"),
@@ -53,7 +53,12 @@ def test_a_chain_is_drawn_left_to_right_with_its_intermediate_data() -> None:
         ]
     )
     pml = pipeline_ml_factory(training_pipeline(), inference, input_name="instances")
-    root = ElementTree.fromstring(pipeline_picture(pml))
-    x = {str(text.text): float(text.get("x", "0")) for text in root.iter(f"{SVG}text")}
+    svg = pipeline_picture(pml)
+    root = ElementTree.fromstring(svg)
+    y = {str(text.text): float(text.get("y", "0")) for text in root.iter(f"{SVG}text")}
+    boxes = _boxes(svg)
 
-    assert x["scale"] < x["scaled"] < x["finish"] < x["predictions"]
+    assert y["scale"] < y["scaled"] < y["finish"] < y["predictions"]
+    assert boxes["scaled"] == "#9e9e9e"  # data passed between nodes, in memory
+    assert boxes["scaler"] == "#1565c0"  # an artifact
+    assert int(root.get("width", "0")) <= 800  # fits MLflow's viewer and the docs' column
