@@ -167,3 +167,35 @@ def test_a_nodes_own_connection_error_is_not_a_lost_scheduler(cluster: DaskClust
         with pytest.raises(ConnectionRefusedError, match="the node's own service refused 1"):
             runner.run(pipeline, DataCatalog({"a": MemoryDataset(1)}))
         assert runner.connected  # the scheduler is still there: the client stays
+
+
+def test_batch_scoring_client_that_lost_its_scheduler_closes_quietly(
+    cluster: DaskCluster,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The client batch_predict computes on: after a kill -9 of its scheduler the work
+    fails with distributed's cancellation, and the next call replaces the client, and
+    close_clients() closes it, without distributed's reconnection traceback."""
+    from distributed.client import FutureCancelledError
+
+    from pipelineml.runners import close_clients, scheduler_client
+
+    caplog.set_level(logging.INFO)
+    marker = tmp_path / "started"
+    client = scheduler_client(cluster.address, timeout=TIMEOUT)
+    try:
+        future = client.submit(_lost_nodes.start_then_sleep, 1, str(marker), pure=False)
+        killed = _kill_scheduler_when(marker, cluster)
+        with pytest.raises(FutureCancelledError, match="scheduler-connection-lost"):
+            future.result(timeout=30)
+        assert time.monotonic() - killed < 30
+        del future
+        # The next call finds the client lost: it closes it and tries to connect again.
+        with pytest.raises(ClusterConnectionError, match=cluster.address):
+            scheduler_client(cluster.address, timeout=1)
+        assert client.status == "closed"
+    finally:
+        close_clients()
+    _no_distributed_traceback(caplog, capfd)
