@@ -199,3 +199,89 @@ def test_batch_scoring_client_that_lost_its_scheduler_closes_quietly(
     finally:
         close_clients()
     _no_distributed_traceback(caplog, capfd)
+
+
+SLOW_NODES_PY = """\
+import time
+from pathlib import Path
+
+
+def first(marker: str):
+    Path(marker).write_text("started")
+    time.sleep(60)
+    return [1, 2, 3]
+
+
+def second(xs):
+    return [x * 2 for x in xs]
+
+
+def third(xs):
+    return {"total": sum(xs)}
+"""
+
+SLOW_REGISTRY_PY = """\
+from kedro.pipeline import Pipeline, node
+
+from .nodes import first, second, third
+
+
+def register_pipelines():
+    pipeline = Pipeline(
+        [
+            node(first, "params:marker", "numbers", name="first"),
+            node(second, "numbers", "doubled", name="second"),
+            node(third, "doubled", "summary", name="third"),
+        ]
+    )
+    return {"__default__": pipeline}
+"""
+
+
+def test_kedro_run_ends_with_the_one_error_when_the_scheduler_is_killed(
+    cluster: DaskCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kedro run --runner=DaskRunner`, scheduler killed in the first node: the command fails
+    within 30 s with the one message, no node completed, nothing of distributed's."""
+    import threading
+
+    from tests._support.kedro_project import (
+        PIPELINEML_INFO_LOGGING,
+        make_kedro_project,
+        run_kedro_cli,
+    )
+
+    marker = tmp_path / "started"
+    project = make_kedro_project(
+        tmp_path / "project",
+        nodes_py=SLOW_NODES_PY,
+        pipeline_registry_py=SLOW_REGISTRY_PY,
+        parameters={"marker": str(marker)},
+        catalog={
+            "summary": {"type": "json.JSONDataset", "filepath": "data/08_reporting/summary.json"}
+        },
+        extra_files={"conf/logging.yml": PIPELINEML_INFO_LOGGING},
+    )
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.address)
+    monkeypatch.setenv("COLUMNS", "200")  # Kedro's rich handler wraps to the terminal width
+    killed: list[float] = []
+    killer = threading.Thread(
+        target=lambda: killed.append(_kill_scheduler_when(marker, cluster, timeout=120)),
+        daemon=True,
+    )
+    killer.start()
+    done = run_kedro_cli(project, "run", "--runner=pipelineml.runners.DaskRunner", timeout=180)
+    ended = time.monotonic()
+    killer.join(timeout=10)
+    flat = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode != 0, flat
+    assert killed, "the scheduler was not killed"
+    assert ended - killed[0] < 30
+    assert (
+        f"DaskRunner lost the Dask scheduler at {cluster.address}: nodes not done (3): "
+        "first, second, third." in flat
+    )
+    assert "Completed node" not in flat
+    assert "CancelledError" not in flat
+    assert "reconnect" not in flat.lower()
+    assert "distributed/" not in flat  # no frame of distributed's in any traceback
