@@ -160,6 +160,33 @@ def test_nodes_done_before_the_loss_are_reported_and_not_listed(
     _no_distributed_traceback(caplog, capfd)
 
 
+def test_run_in_memory_ends_with_the_same_error(cluster: DaskCluster, tmp_path: Path) -> None:
+    """The path a model scores through (no progress, results gathered) reports the loss
+    the same way: every node of the run is listed, none having come back."""
+    import threading
+
+    marker = tmp_path / "started"
+    pipeline = Pipeline(
+        [
+            node(_named(_lost_nodes.start_then_sleep, marker=str(marker)), "a", "b", name="score"),
+            node(dask_nodes.double, "b", "c", name="scale"),
+        ]
+    )
+    runner = DaskRunner(cluster.address, timeout=TIMEOUT)
+    killer = threading.Thread(target=_kill_scheduler_when, args=(marker, cluster), daemon=True)
+    killer.start()
+    try:
+        with pytest.raises(
+            ClusterConnectionError,
+            match=f"lost the Dask scheduler at {cluster.address}: nodes not done \\(2\\): "
+            "score, scale",
+        ):
+            runner.run_in_memory(pipeline, {"a": 1})
+    finally:
+        killer.join(timeout=30)
+        runner.close()
+
+
 def test_a_nodes_own_connection_error_is_not_a_lost_scheduler(cluster: DaskCluster) -> None:
     """A node raising ConnectionRefusedError on a live cluster fails with that error."""
     pipeline = Pipeline([node(_lost_nodes.refuse_connection, "a", "b", name="call_service")])
