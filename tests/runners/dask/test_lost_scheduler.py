@@ -112,10 +112,14 @@ def test_lost_scheduler_ends_the_run_with_one_error_naming_what_did_not_run(
             node(dask_nodes.total, ["d", "e"], "f", name="join"),
         ]
     )
+    levels = {name: logging.getLogger(name).level for name in ("distributed", "distributed.client")}
     runner = DaskRunner(cluster.address, timeout=TIMEOUT)
     try:
         error, seconds = _run_and_kill(runner, pipeline, cluster, marker)
         assert not runner.connected  # its client was closed with the run
+        # The quieting filter lasted for the close only; no level was touched.
+        assert logging.getLogger("distributed.client").filters == []
+        assert {name: logging.getLogger(name).level for name in levels} == levels
         time.sleep(TIMEOUT + 1)  # a client still reconnecting would have reported by now
     finally:
         runner.close()
