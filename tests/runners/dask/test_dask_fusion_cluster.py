@@ -7,7 +7,6 @@ that append that key to their data show the same on the hook-less path models sc
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import logging
 import os
@@ -27,6 +26,7 @@ from kedro.pipeline import Pipeline, node  # noqa: E402
 from kedro_datasets.pickle import PickleDataset  # noqa: E402
 
 from pipelineml.runners import DaskRunner, failed_node  # noqa: E402
+from pipelineml.runners.errors import ClusterConnectionError  # noqa: E402
 from tests._support import dask_nodes  # noqa: E402
 from tests._support.dask_nodes import TaskRecordingHook, read_task_records  # noqa: E402
 from tests._support.fixtures import local_cluster  # noqa: E402, F401
@@ -345,7 +345,8 @@ def test_nodes_of_a_run_whose_scheduler_died_are_not_reported_completed(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The scheduler is killed while the first node runs: the run fails and no node is
-    logged as completed (a lost connection cancels every task; cancelled is not done)."""
+    logged as completed (a lost connection cancels every task; cancelled is not done); the
+    error is the runner's own, listing the three nodes."""
     caplog.set_level(logging.INFO, logger="pipelineml.runners")
     cluster = start_dask_cluster(tmp_path / "doomed", n_workers=1, env={"PYTHONPATH": str(REPO)})
     pipeline = Pipeline(
@@ -360,7 +361,9 @@ def test_nodes_of_a_run_whose_scheduler_died_are_not_reported_completed(
         with DaskRunner(cluster.address, fuse=False, timeout=2) as runner:
             runner.client  # connected before the clock starts  # noqa: B018
             killer.start()
-            with pytest.raises(concurrent.futures.CancelledError, match="lost the connection"):
+            with pytest.raises(
+                ClusterConnectionError, match="nodes not done \\(3\\): slow, second, third"
+            ):
                 runner.run(pipeline, DataCatalog({"a": MemoryDataset(1)}), make_hook_manager())
     finally:
         killer.cancel()

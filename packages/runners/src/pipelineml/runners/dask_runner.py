@@ -22,6 +22,7 @@ from pipelineml.runners._dask.graph import submit_and_wait
 from pipelineml.runners._dask.hooks import hook_spec
 from pipelineml.runners._plan import Plan, require_inputs
 from pipelineml.runners._runtime_dataset import RuntimeMemoryDataset
+from pipelineml.runners.errors import ClusterConnectionError
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -256,6 +257,27 @@ class DaskRunner(BaseRunner):
         run_id: str | None,
         policy: CopyPolicy,
         progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        try:
+            return self._submit_once(
+                plan, persisted, sources, hook_manager, run_id, policy, progress
+            )
+        except ClusterConnectionError:
+            # The scheduler is gone: close this runner's client now (quietly, in
+            # ``connection.shutdown``) rather than let it retry for ``timeout`` and
+            # report that; the next run connects afresh. A given client stays the user's.
+            self.close()
+            raise
+
+    def _submit_once(
+        self,
+        plan: Plan,
+        persisted: dict[str, Any],
+        sources: dict[str, Any],
+        hook_manager: PluginManager | None,
+        run_id: str | None,
+        policy: CopyPolicy,
+        progress: Progress | None,
     ) -> dict[str, Any]:
         return submit_and_wait(
             self.client,

@@ -17,6 +17,7 @@ from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from pipelineml.runners._dask.lost import quiet_reconnect
 from pipelineml.runners.errors import ClusterConnectionError
 
 logger = logging.getLogger("pipelineml.runners.dask")
@@ -125,11 +126,16 @@ def shutdown(client: Any, cluster: Any) -> None:
     """Close ``client``, then ``cluster`` (either may be ``None``); never raises.
 
     A client whose scheduler is already gone is given ``_CLOSE_TIMEOUT`` seconds, not
-    distributed's default wait for a reconnection that cannot come. What distributed logs
-    meanwhile goes where the user's logging configuration sends it.
+    distributed's default wait for a reconnection that cannot come, and the reconnection
+    it interrupts is not reported as a traceback (``lost.quiet_reconnect``); everything
+    else distributed logs meanwhile goes where the user's logging configuration sends it.
     """
     if client is not None:
-        _close(client, timeout=None if client.status == "running" else _CLOSE_TIMEOUT)
+        if client.status == "running":
+            _close(client)
+        else:
+            with quiet_reconnect():
+                _close(client, timeout=_CLOSE_TIMEOUT)
     if cluster is not None:
         _close(cluster)
 

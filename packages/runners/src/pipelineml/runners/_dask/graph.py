@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelineml.runners._dask.connection import import_distributed
 from pipelineml.runners._dask.fusion import Group, groups_for
+from pipelineml.runners._dask.lost import lost_scheduler_error, scheduler_address, scheduler_lost
 from pipelineml.runners._dask.tasks import ChainTask, InlineValue, execute, pick, unwrap
 from pipelineml.runners._store import copiers_for
 
@@ -201,6 +202,8 @@ def submit_and_wait(
             ``False``: one task per node.
 
     Raises:
+        ClusterConnectionError: When the client lost its scheduler meanwhile; the message
+            names the address and the nodes not done, in pipeline order.
         Exception: The exception of the node that failed (with a note naming it); the
             rest of the run is cancelled.
     """
@@ -233,9 +236,10 @@ def submit_and_wait(
     futures = dict(zip(kept, got[: len(kept)], strict=True))
     completed = distributed.as_completed(got, loop=client.loop) if progress else None
     del got
+    done: set[str] = set()
     try:
         if progress is not None and completed is not None:
-            _report(completed, run, progress)
+            _report(completed, run, progress, done)
         # Without progress to report, gathering is the wait: it raises the first node
         # exception as soon as its task fails (CancelledError when the client lost its
         # scheduler). Leaves that are not wanted hand on nothing ({}).
@@ -244,11 +248,16 @@ def submit_and_wait(
             name: values[key][name] if name in run.whole else values[key]
             for name, key in run.wanted.items()
         }
-    except BaseException:
-        # Cancelling what the run wants releases, on the scheduler, everything that was
-        # only computed for it.
+    except BaseException as exc:
         if completed is not None:
             completed.clear()
+        if scheduler_lost(client, exc):
+            # The client has cancelled every future already, and there is no scheduler
+            # left to tell: the run ends here, with one error instead of distributed's.
+            not_done = [step.node.name for step in plan.steps if step.node.name not in done]
+            raise lost_scheduler_error("DaskRunner", scheduler_address(client), not_done) from None
+        # Cancelling what the run wants releases, on the scheduler, everything that was
+        # only computed for it.
         client.cancel(list(futures.values()), force=True)
         raise
     finally:
@@ -256,8 +265,9 @@ def submit_and_wait(
         run.scattered.clear()
 
 
-def _report(completed: Any, run: RunGraph, progress: Progress) -> None:
-    """Log each node as its task succeeds; raise as soon as one fails."""
+def _report(completed: Any, run: RunGraph, progress: Progress, done: set[str]) -> None:
+    """Log each node as its task succeeds (adding it to ``done``); raise as soon as one
+    fails."""
     for future in completed:
         if future.status != "finished":
             # Raises the node's exception with its traceback (CancelledError when the
@@ -265,6 +275,7 @@ def _report(completed: Any, run: RunGraph, progress: Progress) -> None:
             future.result()
             raise RuntimeError(f"DaskRunner task {future.key!r} ended {future.status}")
         for name in run.nodes.get(future.key, ()):
+            done.add(name)
             progress.node_done(name)
 
 
