@@ -156,7 +156,8 @@ def _predict_dask(
     def rows() -> int | None:
         return display.rows if display.done == npartitions else None
 
-    return ScoredFrame.of(scored.expr, Scoring(origin, npartitions, rows))
+    scoring = Scoring(origin, npartitions, rows, client.scheduler.address, display.not_done)
+    return ScoredFrame.of(scored.expr, scoring)
 
 
 def batch_predict(

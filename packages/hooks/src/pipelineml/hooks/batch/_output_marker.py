@@ -24,6 +24,8 @@ from typing import Any
 
 import dask.dataframe as dd
 
+from pipelineml.hooks.batch._lost_scheduler import reported_lost
+
 __all__ = ["MARKER", "DataFrame", "Scoring", "marker_body", "model_origin"]
 
 logger = logging.getLogger("pipelineml.hooks.batch")
@@ -48,6 +50,10 @@ def _unknown_rows() -> int | None:
     return None
 
 
+def _all_done() -> list[int]:
+    return []
+
+
 @dataclass(frozen=True)
 class Scoring:
     """What a scored frame knows of itself when it is written."""
@@ -56,6 +62,9 @@ class Scoring:
     partitions: int
     # The rows scored, once every partition reported (``None`` until then).
     rows: Callable[[], int | None] = field(default=_unknown_rows)
+    # The scheduler it is scored on, and the partitions not reported done yet.
+    address: str = ""
+    not_done: Callable[[], list[int]] = field(default=_all_done)
 
 
 def marker_body(scoring: Scoring, files: list[str], *, rows: int | None) -> bytes:
@@ -146,13 +155,20 @@ class DataFrame(dd.DataFrame):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Dask's own rebuilds a plain frame; the client's progress display stays here.
-        scoring = replace(self._pipelineml_scoring, rows=_unknown_rows)
-        return _rebuild, (self.expr, scoring)
+        return _rebuild, (self.expr, _shippable(self._pipelineml_scoring))
+
+    def compute(self, **kwargs: Any) -> Any:
+        """Dask's ``compute``; a lost scheduler is one ``ClusterConnectionError``."""
+        # Dask's own compute (untyped).
+        compute: Any = super().compute
+        scoring = self._pipelineml_scoring
+        return reported_lost(lambda: compute(**kwargs), scoring.address, scoring.not_done)
 
     def to_parquet(self, path: Any, **kwargs: Any) -> Any:
         """Dask's ``to_parquet``, between removing a stale ``_SUCCESS`` and writing one."""
         # Dask's own write, whatever the filesystem (its signature is untyped).
         write: Any = super().to_parquet
+        scoring = self._pipelineml_scoring
         folder = _folder(path, kwargs)
         if folder is None:
             logger.warning(
@@ -161,16 +177,20 @@ class DataFrame(dd.DataFrame):
                 path,
                 MARKER,
             )
-            return write(path, **kwargs)
+            return reported_lost(lambda: write(path, **kwargs), scoring.address, scoring.not_done)
         folder.remove_marker()
-        written = write(path, **kwargs)
+        written = reported_lost(lambda: write(path, **kwargs), scoring.address, scoring.not_done)
         if not kwargs.get("compute", True):
             from dask.delayed import delayed
 
-            # The client's progress display stays here: the marker task runs on a worker.
-            shipped = replace(self._pipelineml_scoring, rows=_unknown_rows)
-            return delayed(_mark, pure=False)(written, folder, shipped)
+            # The marker task runs on a worker.
+            return delayed(_mark, pure=False)(written, folder, _shippable(scoring))
         return _mark(written, folder, self._pipelineml_scoring)
+
+
+def _shippable(scoring: Scoring) -> Scoring:
+    # The client's progress display stays in this process.
+    return replace(scoring, rows=_unknown_rows, not_done=_all_done)
 
 
 def _rebuild(expr: Any, scoring: Scoring) -> DataFrame:

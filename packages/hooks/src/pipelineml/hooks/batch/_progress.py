@@ -84,6 +84,11 @@ class BatchProgress:
         """How many partitions were scored."""
         return len(self._done)
 
+    def not_done(self) -> list[int]:
+        """The partitions not reported scored, in order."""
+        with self._lock:
+            return sorted(set(range(self.total)) - self._done)
+
     def _rate(self) -> float:
         elapsed = time.monotonic() - self._started
         counted = self.rows - self._uncounted

@@ -61,7 +61,11 @@ def scheduler_lost(client: Any, exc: BaseException) -> bool:
 
 
 def lost_scheduler_error(
-    who: str, address: str, not_done: Iterable[str], kind: str = "nodes"
+    who: str,
+    address: str,
+    not_done: Iterable[str],
+    kind: str = "nodes",
+    count: int | None = None,
 ) -> ClusterConnectionError:
     """The one error a run reports when its scheduler went away.
 
@@ -70,11 +74,13 @@ def lost_scheduler_error(
         address: The scheduler's address.
         not_done: The nodes (or partitions) whose results did not arrive, in order.
         kind: What ``not_done`` lists.
+        count: How many ``not_done`` stands for, when it lists ranges (``"3-39"``).
     """
     pending = list(not_done)
     listed = ", ".join(pending) if pending else "none"
     return ClusterConnectionError(
-        f"{who} lost the Dask scheduler at {address}: {kind} not done ({len(pending)}): "
+        f"{who} lost the Dask scheduler at {address}: {kind} not done "
+        f"({len(pending) if count is None else count}): "
         f"{listed}. The scheduler process stopped or the network dropped; restart it "
         "(`dask scheduler`) and run again."
     )
