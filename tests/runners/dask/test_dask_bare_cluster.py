@@ -18,13 +18,13 @@ import pytest
 
 pytest.importorskip("distributed", reason="needs the [dask] extra of pipelineml-runners")
 
-from tests._support.deploy import make_bare_venv  # noqa: E402
-from tests._support.kedro_project import (  # noqa: E402
+from tests._support.deploy import make_bare_venv
+from tests._support.kedro_project import (
     PIPELINEML_INFO_LOGGING,
     make_kedro_project,
     run_kedro_cli,
 )
-from tests._support.servers import (  # noqa: E402
+from tests._support.servers import (
     DaskCluster,
     start_dask_cluster,
     stop_dask_cluster,
