@@ -221,7 +221,7 @@ class DaskRunner(BaseRunner):
     # -------------------------------------------------------------- running
     def _run_plan(self, plan: Plan, run: CatalogRun) -> None:
         catalog = run.catalog
-        self._ship_project()
+        self._ship_project(plan, catalog)
         persisted: dict[str, Any] = {}
         for name in plan.datasets:
             if name in catalog:
@@ -292,12 +292,14 @@ class DaskRunner(BaseRunner):
             fused=self._fuse,
         )
 
-    def _ship_project(self) -> None:
+    def _ship_project(self, plan: Plan, catalog: Any) -> None:
         # Workers of a LocalCluster this runner started share this environment; any other
         # cluster may not have the Kedro project installed.
         client = self.client
         if self._cluster is not None:
             return
-        from pipelineml.runners._dask.upload import ship_project_package
+        from pipelineml.runners._dask.shipping import prepare_cluster
 
-        ship_project_package(client, package_name())
+        modules = [getattr(s.node.func, "__module__", None) for s in plan.steps]
+        modules += [type(catalog.get(n)).__module__ for n in plan.datasets if n in catalog]
+        prepare_cluster(client, package_name(), modules)

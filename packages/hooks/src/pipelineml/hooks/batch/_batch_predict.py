@@ -122,9 +122,12 @@ def _predict_dask(
     from pipelineml.hooks.batch._output_marker import DataFrame as ScoredFrame
     from pipelineml.hooks.batch._output_marker import Scoring
     from pipelineml.runners import scheduler_client
+    from pipelineml.runners._dask.shipping import RUNNER_DISTRIBUTIONS, prepare_cluster
 
     output = _output_meta(model, data._meta.index, meta)
     client = scheduler_client(address, timeout=timeout)
+    # The scheduler unpickles the graph and the workers run it: both need pipelineml's code.
+    prepare_cluster(client, distributions=(*RUNNER_DISTRIBUTIONS, "pipelineml-hooks[dask]"))
     try:
         payload = cloudpickle.dumps(model)
     except Exception as exc:
