@@ -6,10 +6,7 @@ the workers get pipelineml's code from batch_predict, and need only third-party 
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
-from importlib.metadata import version
 from typing import Any
 
 import pytest
@@ -21,10 +18,9 @@ import pandas as pd  # noqa: E402
 
 from pipelineml.hooks import batch_predict  # noqa: E402
 from pipelineml.runners import close_clients  # noqa: E402
-from tests._support.deploy import make_bare_venv  # noqa: E402
+from tests._support.bare_cluster import start_bare_cluster  # noqa: E402
 from tests._support.servers import (  # noqa: E402
     DaskCluster,
-    start_dask_cluster,
     stop_dask_cluster,
 )
 
@@ -41,18 +37,7 @@ LIBRARIES = (
 @pytest.fixture(scope="module")
 def bare_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:
     root = tmp_path_factory.mktemp("bare-batch")
-    python = make_bare_venv(root / "venv", *(f"{name}=={version(name)}" for name in LIBRARIES))
-    found = subprocess.run(
-        [python, "-c", "import importlib.util as u; print(u.find_spec('pipelineml'))"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": ""},
-        check=True,
-    )
-    assert found.stdout.strip() == "None"  # the venv really has no pipelineml
-    cluster = start_dask_cluster(
-        root / "cluster", n_workers=2, python=python, env={"PYTHONPATH": ""}
-    )
+    cluster = start_bare_cluster(root, *LIBRARIES)
     try:
         yield cluster
     finally:

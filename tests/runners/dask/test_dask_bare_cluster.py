@@ -8,8 +8,6 @@ lacks is named, with the `pip install` line, before any node runs.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -18,7 +16,7 @@ import pytest
 
 pytest.importorskip("distributed", reason="needs the [dask] extra of pipelineml-runners")
 
-from tests._support.deploy import make_bare_venv
+from tests._support.bare_cluster import start_bare_cluster
 from tests._support.kedro_project import (
     PIPELINEML_INFO_LOGGING,
     make_kedro_project,
@@ -26,7 +24,6 @@ from tests._support.kedro_project import (
 )
 from tests._support.servers import (
     DaskCluster,
-    start_dask_cluster,
     stop_dask_cluster,
 )
 
@@ -82,17 +79,7 @@ def register_pipelines():
 
 
 def _cluster(root: Path, *libraries: str) -> DaskCluster:
-    pins = [f"{name}=={version(name)}" for name in (*libraries, *COMPRESSION)]
-    python = make_bare_venv(root / "venv", *pins)
-    found = subprocess.run(
-        [python, "-c", "import importlib.util as u; print(u.find_spec('pipelineml'))"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": ""},
-        check=True,
-    )
-    assert found.stdout.strip() == "None"  # the venv really has no pipelineml
-    return start_dask_cluster(root / "cluster", n_workers=2, python=python, env={"PYTHONPATH": ""})
+    return start_bare_cluster(root, *libraries, *COMPRESSION)
 
 
 @pytest.fixture(scope="module")
