@@ -380,6 +380,15 @@ def _forget_other_copies(package_name: str, source_dir: Path) -> None:
     importlib.invalidate_caches()
 
 
+_MLFLOW_VARIABLES = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_RUN_ID",
+)
+
+
 @contextlib.contextmanager
 def _project_process_state(root: Path) -> Iterator[None]:
     """Prepare sys.path/sys.modules for ``root`` and restore cwd and PYTHONPATH after."""
@@ -390,10 +399,18 @@ def _project_process_state(root: Path) -> Iterator[None]:
         sys.path.remove(os.fspath(source_dir))
     sys.path.insert(0, os.fspath(source_dir))
     saved_pythonpath = os.environ.get("PYTHONPATH")
+    # The hook's mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI (and the registry's):
+    # left set, the `kedro run` subprocesses of later tests would track to this project.
+    saved_mlflow = {name: os.environ.get(name) for name in _MLFLOW_VARIABLES}
     try:
         with contextlib.chdir(root):
             yield
     finally:
+        for name, value in saved_mlflow.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         # bootstrap_project prepends src to PYTHONPATH for subprocesses of the run; it must
         # not leak into subprocesses that later tests start.
         if saved_pythonpath is None:
