@@ -26,6 +26,7 @@ from tests._support.servers import (
     DaskCluster,
     stop_dask_cluster,
 )
+from tests.runners.dask.test_dask_upload import REGISTRY_PY
 
 pytestmark = [pytest.mark.slow, pytest.mark.dask]
 
@@ -58,23 +59,6 @@ def summarise(xs):
         "pid": os.getpid(),
         "pipelineml": list(pipelineml.runners.__path__)[0],
     }
-"""
-
-REGISTRY_PY = """\
-from kedro.pipeline import Pipeline, node
-
-from .nodes import make, scale, summarise
-
-
-def register_pipelines():
-    pipeline = Pipeline(
-        [
-            node(make, None, "numbers", name="make"),
-            node(scale, "numbers", "scaled", name="scale"),
-            node(summarise, "scaled", "summary", name="summarise"),
-        ]
-    )
-    return {"__default__": pipeline}
 """
 
 

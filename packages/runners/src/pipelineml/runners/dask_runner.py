@@ -259,8 +259,17 @@ class DaskRunner(BaseRunner):
         progress: Progress | None = None,
     ) -> dict[str, Any]:
         try:
-            return self._submit_once(
-                plan, persisted, sources, hook_manager, run_id, policy, progress
+            return submit_and_wait(
+                self.client,
+                plan,
+                persisted=persisted,
+                sources=sources,
+                policy=policy,
+                hooks=hook_spec(hook_manager),
+                run_id=run_id,
+                retries=self._retries,
+                progress=progress,
+                fused=self._fuse,
             )
         except ClusterConnectionError:
             # The scheduler is gone: close this runner's client now (quietly, in
@@ -268,29 +277,6 @@ class DaskRunner(BaseRunner):
             # report that; the next run connects afresh. A given client stays the user's.
             self.close()
             raise
-
-    def _submit_once(
-        self,
-        plan: Plan,
-        persisted: dict[str, Any],
-        sources: dict[str, Any],
-        hook_manager: PluginManager | None,
-        run_id: str | None,
-        policy: CopyPolicy,
-        progress: Progress | None,
-    ) -> dict[str, Any]:
-        return submit_and_wait(
-            self.client,
-            plan,
-            persisted=persisted,
-            sources=sources,
-            policy=policy,
-            hooks=hook_spec(hook_manager),
-            run_id=run_id,
-            retries=self._retries,
-            progress=progress,
-            fused=self._fuse,
-        )
 
     def _ship_project(self, plan: Plan, catalog: Any) -> None:
         # Workers of a LocalCluster this runner started share this environment; any other
